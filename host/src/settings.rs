@@ -1,0 +1,34 @@
+//! The configuration file: read strictly, so a typo is an error that names its line.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use vf_plugin::Config;
+
+/// Reads `--config FILE`, or the defaults when none is given.
+pub fn load(path: Option<&Path>) -> Result<Config> {
+    let Some(path) = path else {
+        return Ok(Config::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config {}", path.display()))?;
+    parse(&text).with_context(|| format!("config {}", path.display()))
+}
+
+/// Parses configuration text (YAML; JSON is YAML too).
+pub fn parse(text: &str) -> Result<Config> {
+    let options = serde_saphyr::options! {
+        legacy_octal_numbers: true,
+    };
+    let config: Config = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
+        let full = e.to_string();
+        anyhow::anyhow!(
+            full.lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ")
+                .to_owned()
+        )
+    })?;
+    Ok(config)
+}

@@ -1,0 +1,203 @@
+//! One Kubernetes object of the release, with where it came from.
+
+use serde_json::{Map, Value};
+
+use crate::error::At;
+use crate::stream::scan::Meta;
+
+/// Helm 4 stamps each document with the template it came from (reference/helm.md §4).
+pub const SOURCE_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
+/// Marks a Helm hook; hooks are reclassified by Helm after post-rendering.
+pub const HOOK_ANNOTATION: &str = "helm.sh/hook";
+
+/// Where a document's text lives in the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A whole chunk of the input.
+    Chunk(usize),
+    /// Item `item` of the `kind: List` in chunk `chunk`.
+    ListItem {
+        /// The List's chunk.
+        chunk: usize,
+        /// Index in its `items`.
+        item: usize,
+    },
+    /// Made by vf-post (the services.json ConfigMap).
+    Generated,
+}
+
+/// One object of the rendered release.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// 1-based position in the stream, as a person counts documents; generated ones continue it.
+    pub position: usize,
+    /// Chart template that produced it (`# Source:` or the Helm 4 annotation).
+    pub source: Option<String>,
+    pub(crate) meta: Meta,
+    pub(crate) origin: Origin,
+    value: Option<Value>,
+    /// The value as read, kept from the first edit on, to tell a real change from a no-op.
+    original: Option<Value>,
+    removed: bool,
+}
+
+impl Document {
+    pub(crate) fn new(
+        position: usize,
+        source: Option<String>,
+        meta: Meta,
+        origin: Origin,
+        value: Option<Value>,
+    ) -> Self {
+        Self {
+            position,
+            source,
+            meta,
+            origin,
+            value,
+            original: None,
+            removed: false,
+        }
+    }
+
+    /// A document vf-post creates.
+    pub(crate) fn generated(position: usize, source: Option<String>, value: Value) -> Self {
+        let meta = Meta::of_value(&value);
+        let mut doc = Self::new(position, source, meta, Origin::Generated, Some(value));
+        doc.original = Some(Value::Null);
+        doc
+    }
+
+    /// `apiVersion`.
+    pub fn api_version(&self) -> &str {
+        &self.meta.api_version
+    }
+
+    /// `kind`.
+    pub fn kind(&self) -> &str {
+        &self.meta.kind
+    }
+
+    /// `metadata.name`.
+    pub fn name(&self) -> &str {
+        &self.meta.name
+    }
+
+    /// `metadata.namespace`, when the chart set it.
+    pub fn namespace(&self) -> Option<&str> {
+        self.meta.namespace.as_deref()
+    }
+
+    /// The API group of `apiVersion` (`""` for the core group).
+    pub fn group(&self) -> &str {
+        self.api_version()
+            .rsplit_once('/')
+            .map_or("", |(group, _)| group)
+    }
+
+    /// Whether Helm treats this document as a hook.
+    pub fn is_hook(&self) -> bool {
+        self.meta.hook.is_some()
+    }
+
+    /// The `helm.sh/hook` value (`pre-install,pre-upgrade`, `test`, ...).
+    pub fn hook(&self) -> Option<&str> {
+        self.meta.hook.as_deref()
+    }
+
+    /// Where to point a person: document position and template.
+    pub fn at(&self) -> At {
+        At {
+            document: self.position,
+            source: self.source.clone(),
+        }
+    }
+
+    /// The parsed object, if the pipeline asked for this kind to be parsed.
+    pub fn value(&self) -> Option<&Value> {
+        self.value.as_ref()
+    }
+
+    /// The object, for changing it. Call only when about to change something: the first call
+    /// keeps a copy of the original so the writer can still tell whether anything changed.
+    pub fn value_mut(&mut self) -> Option<&mut Value> {
+        if self.original.is_none() {
+            self.original = self.value.clone();
+        }
+        self.value.as_mut()
+    }
+
+    /// Whether the object now differs from what was read (or is new).
+    pub fn is_changed(&self) -> bool {
+        !self.removed && self.original.is_some() && self.original != self.value
+    }
+
+    /// Leaves the document out of the output (the contract is for vf-post only).
+    pub fn remove(&mut self) {
+        self.removed = true;
+    }
+
+    /// Whether the document is left out of the output.
+    pub fn is_removed(&self) -> bool {
+        self.removed
+    }
+
+    /// Whether the document was made by vf-post.
+    pub fn is_generated(&self) -> bool {
+        self.origin == Origin::Generated
+    }
+
+    /// `metadata.annotations[key]` as a string.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.value()?
+            .pointer("/metadata/annotations")?
+            .get(key)?
+            .as_str()
+    }
+
+    /// `metadata.labels[key]` as a string.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.value()?
+            .pointer("/metadata/labels")?
+            .get(key)?
+            .as_str()
+    }
+}
+
+impl Meta {
+    /// Identity read from a parsed value (for List items and generated documents).
+    pub(crate) fn of_value(value: &Value) -> Meta {
+        let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str);
+        let annotation = |key: &str| {
+            value
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        Meta {
+            api_version: text("/apiVersion").unwrap_or_default().to_owned(),
+            kind: text("/kind").unwrap_or_default().to_owned(),
+            name: text("/metadata/name").unwrap_or_default().to_owned(),
+            namespace: text("/metadata/namespace").map(str::to_owned),
+            source_annotation: annotation(SOURCE_ANNOTATION),
+            hook: annotation(HOOK_ANNOTATION),
+            empty: value.is_null(),
+            uncertain: false,
+        }
+    }
+}
+
+/// `value[key]` as a mapping, created (or replaced if not a mapping) when missing.
+pub fn object_entry<'a>(value: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
+    let map = value
+        .as_object_mut()
+        .expect("object_entry is called on mappings");
+    let entry = map
+        .entry(key.to_owned())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !entry.is_object() {
+        *entry = Value::Object(Map::new());
+    }
+    entry.as_object_mut().expect("just made a mapping")
+}

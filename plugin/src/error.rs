@@ -1,0 +1,79 @@
+//! Errors of the engine: input it cannot read, configuration it cannot use.
+//!
+//! Policy violations are not errors: they are [`crate::Finding`]s.
+
+use std::fmt;
+
+/// Where a problem sits in the input stream: which document, from which template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At {
+    /// 1-based position of the document in the stream (counting every `---` chunk).
+    pub document: usize,
+    /// Chart template the document came from, when Helm said so.
+    pub source: Option<String>,
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "document {}", self.document)?;
+        match &self.source {
+            Some(source) => write!(f, " ({source})"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Everything that stops the engine before it can produce output.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is not UTF-8, which Helm never produces.
+    #[error("input is not UTF-8 (first bad byte at offset {offset})")]
+    NotUtf8 {
+        /// Byte offset of the first invalid sequence.
+        offset: usize,
+    },
+    /// A document is not valid YAML, or is valid YAML Kubernetes cannot read.
+    #[error("invalid YAML in {at}, line {line} column {column} of the input: {message}")]
+    Yaml {
+        /// The document.
+        at: At,
+        /// 1-based line in the whole input.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// Text after a `...` end marker without a `---` before it: Helm would drop it silently.
+    #[error(
+        "line {line}: content after the document end marker `...` on line {end_line}; start a new document with `---`"
+    )]
+    ContentAfterEnd {
+        /// Line of the orphaned content.
+        line: usize,
+        /// Line of the `...` marker.
+        end_line: usize,
+    },
+    /// The chart's vf-post contract document is unusable.
+    #[error("vf-post contract in {at}: {message}")]
+    Contract {
+        /// The contract document.
+        at: At,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The engine configuration is unusable.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A patch could not be applied (bad pointer, forbidden field).
+    #[error("patch for {at}: {message}")]
+    Patch {
+        /// The patched document.
+        at: At,
+        /// Why the patch was refused.
+        message: String,
+    },
+}
+
+/// The engine's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
