@@ -1,0 +1,109 @@
+{{/*
+vf.name: the chart name, or nameOverride. Usage: {{ include "vf.name" . }}
+*/}}
+{{- define "vf.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+vf.fullname: prefix of every object name. The release name, with the chart name appended
+unless the release name already contains it (helm create's rule).
+*/}}
+{{- define "vf.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+vf.labels: labels of every object. Usage: include "vf.labels" (dict "root" $ "component" "api")
+*/}}
+{{- define "vf.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
+{{ include "vf.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: virtufin
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+vf.selectorLabels: the immutable subset used by selectors. Same arguments as vf.labels.
+*/}}
+{{- define "vf.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "vf.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- with .component }}
+app.kubernetes.io/component: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/*
+vf.services: every enabled service as data, defaults merged in, as YAML to pass to fromYaml:
+  {{- range $key, $svc := include "vf.services" . | fromYaml }}
+The built-in services (api, workmanager, websocketmanager) and every entry of `backends` come
+out in the same shape, so each template handles a new backend without change. Each service
+gains: key, name (object name), imageRef, and its own copy of every `defaults` key.
+*/}}
+{{- define "vf.services" -}}
+{{- $root := . }}
+{{- $all := dict }}
+{{- range $key := list "api" "workmanager" "websocketmanager" }}
+{{- $_ := set $all $key (get $root.Values $key) }}
+{{- end }}
+{{- range $key, $backend := .Values.backends }}
+{{- if hasKey $all $key }}
+{{- fail (printf "backends.%s: the name is taken by a built-in service" $key) }}
+{{- end }}
+{{- $base := dict "enabled" true "role" "backend" "replicas" 1 "env" (dict)
+      "health" (dict "liveness" "/health" "readiness" "/health" "dapr" "/health")
+      "dapr" (dict "enabled" true "appId" $key) }}
+{{- $_ := set $all $key (mergeOverwrite $base (deepCopy $backend)) }}
+{{- end }}
+{{- $out := dict }}
+{{- range $key, $svc := $all }}
+{{- if $svc.enabled }}
+{{- $merged := mergeOverwrite (deepCopy $root.Values.defaults) (deepCopy $svc) }}
+{{- $_ := set $merged "key" $key }}
+{{- $_ := set $merged "name" (printf "%s-%s" (include "vf.fullname" $root) $key | trunc 63 | trimSuffix "-") }}
+{{- $repo := $merged.image.repository }}
+{{- $first := index (splitList "/" $repo) 0 }}
+{{- if not (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) }}
+{{- $repo = printf "%s/%s" $root.Values.registry.host $repo }}
+{{- end }}
+{{- $_ := set $merged "imageRef" (printf "%s:%s" $repo (toString $merged.image.tag)) }}
+{{- $_ := set $out $key $merged }}
+{{- end }}
+{{- end }}
+{{- toYaml $out }}
+{{- end }}
+
+{{/*
+vf.daprAppIds: the app ids of enabled services with a Dapr sidecar, sorted, as a YAML list
+(for Component and Resiliency scopes). Usage: include "vf.daprAppIds" . | fromYamlArray
+*/}}
+{{- define "vf.daprAppIds" -}}
+{{- $ids := list }}
+{{- range $key, $svc := include "vf.services" . | fromYaml }}
+{{- if $svc.dapr.enabled }}
+{{- $ids = append $ids $svc.dapr.appId }}
+{{- end }}
+{{- end }}
+{{- toYaml (sortAlpha $ids) }}
+{{- end }}
+
+{{/*
+vf.configurationName: the Dapr Configuration every app uses (dapr.io/config).
+*/}}
+{{- define "vf.configurationName" -}}
+{{- include "vf.fullname" . }}
+{{- end }}

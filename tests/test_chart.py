@@ -1,0 +1,106 @@
+"""The Virtufin chart (issue 3), rendered by the real Helm v4.2.3 engine, checked with real
+validators. Properties are checked as render diffs."""
+
+import pytest
+import kubernetes_validate
+import yaml
+
+from chart_support import CHART, CI, CONTRACT, render
+from conftest import helm
+from validate import problems
+
+
+@pytest.mark.parametrize("values", CI, ids=lambda p: p.stem)
+def test_helm_lint_is_clean(values):
+    out = helm("lint", CHART, values=[str(values)])
+    assert out["ok"], out
+    assert out["errors"] == [] and out["messages"] == [], out
+
+
+@pytest.mark.parametrize("values", CI, ids=lambda p: p.stem)
+def test_every_object_validates_and_the_contract_is_there(values):
+    _, objects = render([values])
+    assert CONTRACT in objects
+    for key, obj in objects.items():
+        if key != CONTRACT:
+            assert problems(obj) == [], key
+
+
+def test_validators_reject_what_the_cluster_would_reject():
+    """The checks above can fail: each of these is refused."""
+    bad = [
+        {"apiVersion": "dapr.io/v1alpha1", "kind": "Configuration", "metadata": {"name": "c"},
+         "spec": {"mtls": {"enabled": True}}},  # controlPlaneTrustDomain, sentryAddress missing
+        {"apiVersion": "dapr.io/v1alpha1", "kind": "Configuration", "metadata": {"name": "c"},
+         "spec": {"tracing": {"samplingRate": 1}}},  # a number, not a string
+        {"apiVersion": "dapr.io/v1alpha1", "kind": "Component", "metadata": {"name": "c"},
+         "spec": {"type": "state.redis", "version": "v1", "metadata": [], "scopes": ["a"]}},
+        {"apiVersion": "dapr.io/v1alpha1", "kind": "Resiliency", "metadata": {"name": "r"},
+         "spec": {"policies": {"retries": {"r": {"policy": "constant", "maxRetries": "3"}}}}},
+        {"apiVersion": "dapr.io/v2alpha1", "kind": "Subscription", "metadata": {"name": "s"},
+         "spec": {"pubsubname": "p", "topic": "t", "route": "/x"}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+         "spec": {"replica": 2, "selector": {}, "template": {}}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": 1}},
+    ]
+    for obj in bad:
+        assert problems(obj), obj
+
+
+def test_schema_rejects_typos_and_wrong_types_with_a_clear_message():
+    for values, message in [
+        ({"api": {"replica": 3}}, "at '/api': additional properties 'replica' not allowed"),
+        ({"workmanager": {"ports": {"http": "x"}}}, "at '/workmanager/ports/http': got string, want integer"),
+        ({"api": {"dapr": {"appId": "Bad_Id"}}}, "at '/api/dapr/appId'"),
+        ({"dapr": {"tracing": {"samplingRate": 1}}}, "at '/dapr/tracing/samplingRate': got number, want string"),
+    ]:
+        out = helm("install", CHART, set_json=values)
+        assert not out["ok"] and message in out["error"], (values, out)
+
+
+def test_one_service_renders_only_that_service_and_what_it_needs():
+    _, objects = render([CHART / "ci" / "one-service-values.yaml"])
+    components = {o["metadata"].get("labels", {}).get("app.kubernetes.io/component") for o in objects.values()}
+    assert components == {"workmanager", "dapr", "vf-post"}, components
+    assert ("Deployment", "virtufin-workmanager") in objects
+    assert ("Subscription", "work-events") in objects
+    assert ("Subscription", "session-events") not in objects  # its service is disabled
+    for kind, name in [("Component", "pubsub"), ("Component", "statestore"), ("Resiliency", "virtufin-pubsub")]:
+        assert objects[(kind, name)]["scopes"] == ["workmanager"]
+
+
+def test_canary_tag_changes_that_deployment_and_nothing_else():
+    base_text, base = render()
+    canary_text, canary = render([CHART / "ci" / "canary-values.yaml"])
+    assert base.keys() == canary.keys()
+    changed = {key for key in base if base[key] != canary[key]}
+    assert changed == {("Deployment", "virtufin-workmanager")}
+    image = lambda objs: objs[("Deployment", "virtufin-workmanager")]["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image(canary) == "harbor.virtufin.io/virtufin/workmanager:1.1.0-rc.1"
+    before = yaml.safe_dump(base[("Deployment", "virtufin-workmanager")]).replace(image(base), image(canary))
+    assert before == yaml.safe_dump(canary[("Deployment", "virtufin-workmanager")])
+
+
+def test_added_backend_is_data_not_templates():
+    _, base = render()
+    _, added = render([CHART / "ci" / "added-backend-values.yaml"])
+    new = set(added) - set(base)
+    assert new == {("Deployment", "virtufin-reports"), ("Service", "virtufin-reports"),
+                   ("ConfigMap", "virtufin-reports-env"), ("PodDisruptionBudget", "virtufin-reports")}
+    assert set(base) - set(added) == set()
+    changed = {key for key in base if base[key] != added[key]}
+    # The backend joins the contract and the scopes of the Dapr objects; nothing else moves.
+    assert changed == {CONTRACT, ("Component", "pubsub"), ("Component", "statestore"),
+                       ("Resiliency", "virtufin-pubsub")}
+    assert "reports" in added[("Component", "pubsub")]["scopes"]
+
+
+def test_installed_without_vf_post_the_release_cannot_reach_the_cluster():
+    """No cluster exists here, so this checks what the API server would be sent: an object of a
+    kind no Kubernetes knows, which makes Helm fail before creating anything ("no matches for
+    kind PostRenderContract"), instead of a platform without sidecars, probes or pull secrets."""
+    _, objects = render()
+    contract = objects[CONTRACT]
+    assert contract["apiVersion"] == "vf-post.virtufin.io/v1alpha1"
+    with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+        kubernetes_validate.validate(contract, kubernetes_validate.latest_version(), strict=True)
