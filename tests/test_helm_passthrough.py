@@ -4,7 +4,7 @@ import pytest
 
 from conftest import REPO, helm
 
-CHART = REPO / "chart"
+CHART = REPO / "tests" / "charts" / "plain"
 
 
 @pytest.mark.parametrize("strategy", [None, "separate", "nohooks"])

@@ -22,8 +22,11 @@ pub enum Origin {
         /// Index in its `items`.
         item: usize,
     },
-    /// Made by vf-post (the services.json ConfigMap).
-    Generated,
+    /// Made by vf-post (the services.json ConfigMap), written before chunk `before` or last.
+    Generated {
+        /// The chunk it is written in front of.
+        before: Option<usize>,
+    },
 }
 
 /// One object of the rendered release.
@@ -61,9 +64,15 @@ impl Document {
     }
 
     /// A document vf-post creates.
-    pub(crate) fn generated(position: usize, source: Option<String>, value: Value) -> Self {
+    pub(crate) fn generated(
+        position: usize,
+        source: Option<String>,
+        value: Value,
+        before: Option<usize>,
+    ) -> Self {
         let meta = Meta::of_value(&value);
-        let mut doc = Self::new(position, source, meta, Origin::Generated, Some(value));
+        let origin = Origin::Generated { before };
+        let mut doc = Self::new(position, source, meta, origin, Some(value));
         doc.original = Some(Value::Null);
         doc
     }
@@ -144,7 +153,7 @@ impl Document {
 
     /// Whether the document was made by vf-post.
     pub fn is_generated(&self) -> bool {
-        self.origin == Origin::Generated
+        matches!(self.origin, Origin::Generated { .. })
     }
 
     /// `metadata.annotations[key]` as a string.

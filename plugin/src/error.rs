@@ -5,7 +5,7 @@
 use std::fmt;
 
 /// Where a problem sits in the input stream: which document, from which template.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct At {
     /// 1-based position of the document in the stream (counting every `---` chunk).
     pub document: usize,

@@ -223,9 +223,15 @@ impl Stream {
         &mut self.docs
     }
 
-    /// Adds a document made by vf-post. `source` is its template path: written as the Helm 4
+    /// Adds a document made by vf-post, written in front of document `before` (an index into
+    /// [`Self::documents`]) or at the end. `source` is its template path: written as the Helm 4
     /// annotation or a `# Source:` line, so `helm get manifest` shows where it came from.
-    pub fn add(&mut self, mut value: Value, source: Option<String>) -> &mut Document {
+    pub fn add(
+        &mut self,
+        mut value: Value,
+        source: Option<String>,
+        before: Option<usize>,
+    ) -> &mut Document {
         if let (Form::Helm4, Some(path)) = (self.form, &source)
             && let Some(meta) = value.get_mut("metadata").filter(|m| m.is_object())
         {
@@ -234,7 +240,12 @@ impl Stream {
         }
         let position =
             self.chunks.len() + 1 + self.docs.iter().filter(|d| d.is_generated()).count();
-        self.docs.push(Document::generated(position, source, value));
+        let before = before.and_then(|i| match self.docs[i].origin {
+            Origin::Chunk(c) | Origin::ListItem { chunk: c, .. } => Some(c),
+            Origin::Generated { before } => before,
+        });
+        self.docs
+            .push(Document::generated(position, source, value, before));
         self.docs.last_mut().expect("just pushed")
     }
 
@@ -255,8 +266,13 @@ impl Stream {
             out.push_str(BOM);
         }
         for (i, chunk) in self.chunks.iter().enumerate() {
+            self.write_generated(&mut out, Some(i));
             match &emitted[i] {
-                Rewrite::Keep => out.push_str(chunk.text(&self.input)),
+                Rewrite::Keep => {
+                    let text = chunk.text(&self.input);
+                    start_document(&mut out, self.bom, text.starts_with("---"));
+                    out.push_str(text);
+                }
                 Rewrite::Drop => {}
                 Rewrite::Body(body) => {
                     let preamble = chunk.preamble(&self.input);
@@ -266,22 +282,28 @@ impl Stream {
                 }
             }
         }
-        for doc in self
-            .docs
-            .iter()
-            .filter(|d| d.is_generated() && !d.is_removed())
-        {
-            start_document(&mut out, self.bom, false);
+        self.write_generated(&mut out, None);
+        out.into_bytes()
+    }
+
+    /// Writes the generated documents placed in front of chunk `before` (or last, for `None`).
+    fn write_generated(&self, out: &mut String, before: Option<usize>) {
+        for doc in &self.docs {
+            if doc.origin != (Origin::Generated { before }) || doc.is_removed() {
+                continue;
+            }
+            start_document(out, self.bom, true);
             if let (Form::Helm3, Some(source)) = (self.form, &doc.source) {
-                out.push_str("# Source: ");
+                out.push_str("---\n# Source: ");
                 out.push_str(source);
                 out.push('\n');
+            } else {
+                out.push_str("---\n");
             }
             out.push_str(&emit::emit(
                 doc.value().expect("generated documents have values"),
             ));
         }
-        out.into_bytes()
     }
 
     /// For each chunk, the indices of its documents.
@@ -290,7 +312,7 @@ impl Stream {
         for (i, doc) in self.docs.iter().enumerate() {
             match doc.origin {
                 Origin::Chunk(c) | Origin::ListItem { chunk: c, .. } => by_chunk[c].push(i),
-                Origin::Generated => {}
+                Origin::Generated { .. } => {}
             }
         }
         by_chunk
@@ -347,7 +369,8 @@ enum Rewrite {
     Body(String),
 }
 
-/// Ends the previous document's last line and writes a `---` line unless one follows.
+/// Ends the previous document's last line, and writes a `---` line unless the document
+/// brings its own or is the first.
 fn start_document(out: &mut String, bom: bool, has_separator: bool) {
     let written = out.len() > if bom { BOM.len() } else { 0 };
     if written && !out.ends_with('\n') {

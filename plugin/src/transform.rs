@@ -1,16 +1,81 @@
-//! The passes that change documents, in the order they run.
+//! The passes that change documents, in the order they run. Each pass is one file and
+//! records what it changed, for the report.
 
 mod common_annotations;
+mod dapr;
+mod probes;
+mod pull_secrets;
+mod services_json;
+
+use serde::Serialize;
 
 use crate::config::Config;
+use crate::contract::{self, Contract};
+use crate::error::Result;
 use crate::stream::{Stream, scan::Meta};
 
-/// Runs every pass over the release, in order.
-pub fn apply(stream: &mut Stream, config: &Config) {
-    common_annotations::apply(stream, &config.transforms);
+/// One change a pass made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Applied {
+    /// The pass (`dapr`, `probes`, `pull-secrets`, `services-json`, `common-annotations`).
+    pub pass: &'static str,
+    /// `Kind/name` of the object changed or created.
+    pub object: String,
+    /// Chart template of the object.
+    pub source: Option<String>,
+    /// What was done, in a few words.
+    pub change: String,
 }
 
-/// Whether some pass needs this document parsed.
-pub fn wants(meta: &Meta, config: &Config) -> bool {
-    common_annotations::wants(meta, &config.transforms)
+/// Runs every pass over the release, in order, and says what changed.
+pub fn apply(stream: &mut Stream, config: &Config) -> Result<Vec<Applied>> {
+    let mut log = Vec::new();
+    let contract = contract::take(stream)?;
+    if let Some(contract) = &contract {
+        dapr::apply(stream, contract, &mut log)?;
+        probes::apply(stream, contract, &mut log)?;
+    }
+    pull_secrets::apply(stream, contract.as_ref(), &mut log);
+    if let Some(contract) = &contract {
+        services_json::apply(stream, contract, &mut log)?;
+    }
+    common_annotations::apply(stream, &config.transforms, &mut log);
+    Ok(log)
+}
+
+/// Whether some pass needs a document parsed; `has_contract` says whether the release holds
+/// a contract (without one, only chart-independent passes run).
+pub fn wants(meta: &Meta, has_contract: bool, config: &Config) -> bool {
+    contract::is_contract(meta)
+        || (has_contract && matches!(meta.kind.as_str(), "Service" | "ConfigMap"))
+        || (has_contract && crate::workload::has_pods(&meta.kind))
+        || common_annotations::wants(meta, &config.transforms)
+}
+
+/// `Kind/name`, as findings and logs name objects.
+fn object_name(doc: &crate::Document) -> String {
+    format!("{}/{}", doc.kind(), doc.name())
+}
+
+/// The workload a contract app runs in.
+fn workload_of(stream: &Stream, contract: &Contract, app: &contract::App) -> Result<usize> {
+    stream
+        .documents()
+        .iter()
+        .position(|d| {
+            d.kind() == app.workload.kind && d.name() == app.workload.name && !d.is_hook()
+        })
+        .ok_or_else(|| {
+            let hook = stream.documents().iter().find(|d| {
+                d.kind() == app.workload.kind && d.name() == app.workload.name && d.is_hook()
+            });
+            let why = match hook.and_then(|d| d.hook()) {
+                Some(hook) => format!("is a Helm hook ({hook}); hooks never count as apps"),
+                None => "is not in the release".to_owned(),
+            };
+            contract.error(&format!(
+                "app {} names {}/{}, which {why}",
+                app.name, app.workload.kind, app.workload.name
+            ))
+        })
 }

@@ -1,0 +1,120 @@
+//! Dapr sidecar annotations on the pod template of each Dapr app (never on the workload's
+//! own metadata, where the injector does not look). Values are strings; keys the chart set
+//! are kept; a chart that set `dapr.io/enabled` to anything but "true" gets no sidecar.
+
+use serde_json::{Map, Value};
+
+use super::{Applied, object_name, workload_of};
+use crate::contract::{App, Contract};
+use crate::dapr::{self as keys, ENABLED};
+use crate::document::object_entry;
+use crate::error::Result;
+use crate::stream::Stream;
+use crate::workload::pod_metadata_pointer;
+
+pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -> Result<()> {
+    for app in contract.apps.iter().filter(|a| a.dapr.enabled) {
+        let index = workload_of(stream, contract, app)?;
+        let doc = &mut stream.documents_mut()[index];
+        let pointer = pod_metadata_pointer(doc.kind()).expect("contract workloads have pods");
+        let value = doc.value().expect("workloads are parsed");
+        let existing = value
+            .pointer(pointer)
+            .and_then(|m| m.get("annotations"))
+            .and_then(Value::as_object);
+        if existing
+            .and_then(|a| a.get(ENABLED))
+            .is_some_and(|v| v.as_str() != Some("true"))
+        {
+            continue; // The chart turned the sidecar off for this workload.
+        }
+        let missing: Vec<(String, String)> = annotations(contract, app)
+            .into_iter()
+            .filter(|(key, _)| existing.is_none_or(|a| !a.contains_key(key)))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let count = missing.len();
+        let value = doc.value_mut().expect("parsed");
+        let metadata = ensure_object(value, pointer);
+        let annotations = object_entry(metadata, "annotations");
+        for (key, text) in missing {
+            annotations.insert(key, Value::String(text));
+        }
+        log.push(Applied {
+            pass: "dapr",
+            object: object_name(doc),
+            source: doc.source.clone(),
+            change: format!("{count} dapr.io annotations (app-id {})", app.dapr.app_id),
+        });
+    }
+    Ok(())
+}
+
+/// The annotations an app's pod template should carry, all as strings.
+fn annotations(contract: &Contract, app: &App) -> Vec<(String, String)> {
+    let dapr = &contract.dapr;
+    let mut out = vec![
+        (ENABLED, "true".to_owned()),
+        (keys::APP_ID, app.dapr.app_id.clone()),
+        (keys::APP_PORT, app.ports.http.to_string()),
+        // HTTP, so the app health check works (the .NET SDK lacks the gRPC health callback).
+        (keys::APP_PROTOCOL, "http".to_owned()),
+        ("dapr.io/enable-app-health-check", "true".to_owned()),
+        ("dapr.io/app-health-check-path", app.health.dapr.clone()),
+    ];
+    if let Some(config) = &dapr.config {
+        out.push((keys::CONFIG, config.clone()));
+    }
+    if let Some(level) = &dapr.log_level {
+        out.push((keys::LOG_LEVEL, level.clone()));
+    }
+    if let Some(on) = dapr.enable_api_logging {
+        out.push(("dapr.io/enable-api-logging", on.to_string()));
+    }
+    if let Some(metrics) = &dapr.metrics {
+        out.push(("dapr.io/enable-metrics", metrics.enabled.to_string()));
+        if let Some(port) = metrics.port {
+            out.push(("dapr.io/metrics-port", port.to_string()));
+        }
+    }
+    if let Some(health) = &dapr.app_health {
+        out.push((
+            keys::PROBE_INTERVAL,
+            health.probe_interval_seconds.to_string(),
+        ));
+        out.push((
+            keys::PROBE_TIMEOUT,
+            health.probe_timeout_milliseconds.to_string(),
+        ));
+        out.push(("dapr.io/app-health-threshold", health.threshold.to_string()));
+    }
+    if let Some(resources) = &dapr.sidecar_resources {
+        for (key, quantity) in [
+            ("dapr.io/sidecar-cpu-request", &resources.cpu_request),
+            ("dapr.io/sidecar-memory-request", &resources.memory_request),
+            ("dapr.io/sidecar-cpu-limit", &resources.cpu_limit),
+            ("dapr.io/sidecar-memory-limit", &resources.memory_limit),
+        ] {
+            if let Some(q) = quantity {
+                out.push((key, q.to_string()));
+            }
+        }
+    }
+    out.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// The mapping at `pointer`, created along the way where missing.
+pub(super) fn ensure_object<'a>(value: &'a mut Value, pointer: &str) -> &'a mut Value {
+    let mut at = value;
+    for key in pointer.split('/').skip(1) {
+        if !at.get(key).is_some_and(Value::is_object) {
+            at.as_object_mut()
+                .expect("pod templates are mappings")
+                .insert(key.to_owned(), Value::Object(Map::new()));
+        }
+        at = at.get_mut(key).expect("just ensured");
+    }
+    at
+}

@@ -1,0 +1,95 @@
+//! Liveness, readiness and (when configured) startup probes on each app's container, where
+//! the chart set none: httpGet on the HTTP port and the app's health paths. Only on
+//! long-running workloads: never on Jobs, CronJobs, hooks or test pods.
+
+use serde_json::{Map, Value, json};
+
+use super::{Applied, object_name, workload_of};
+use crate::contract::Contract;
+use crate::error::Result;
+use crate::stream::Stream;
+use crate::workload::{is_long_running, pod_spec_pointer};
+
+pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -> Result<()> {
+    for app in &contract.apps {
+        let index = workload_of(stream, contract, app)?;
+        let doc = &mut stream.documents_mut()[index];
+        if !is_long_running(doc.kind()) || doc.is_hook() {
+            continue;
+        }
+        let pointer = pod_spec_pointer(doc.kind()).expect("long-running kinds have pods");
+        let spec = doc.value().and_then(|v| v.pointer(pointer));
+        let Some(position) = spec
+            .and_then(|s| s.get("containers"))
+            .and_then(Value::as_array)
+            .and_then(|cs| cs.iter().position(|c| c["name"] == app.container.as_str()))
+        else {
+            return Err(contract.error(&format!(
+                "app {} names container {:?}, which {} does not have",
+                app.name,
+                app.container,
+                object_name(doc)
+            )));
+        };
+        let container = &spec.expect("found")["containers"][position];
+        let port = http_port(container, app.ports.http);
+        let wanted = [
+            ("livenessProbe", &app.health.liveness, &app.probes.liveness),
+            (
+                "readinessProbe",
+                &app.health.readiness,
+                &app.probes.readiness,
+            ),
+            ("startupProbe", &app.health.liveness, &app.probes.startup),
+        ];
+        let missing: Vec<(&str, Value)> = wanted
+            .into_iter()
+            .filter(|(key, _, timings)| timings.is_some() && container.get(*key).is_none())
+            .map(|(key, path, timings)| {
+                (key, probe(path, &port, timings.as_ref().expect("filtered")))
+            })
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let names: Vec<&str> = missing.iter().map(|(k, _)| *k).collect();
+        let value = doc.value_mut().expect("parsed");
+        let container = value
+            .pointer_mut(&format!("{pointer}/containers/{position}"))
+            .and_then(Value::as_object_mut)
+            .expect("found above");
+        for (key, probe) in missing {
+            container.insert(key.to_owned(), probe);
+        }
+        log.push(Applied {
+            pass: "probes",
+            object: object_name(doc),
+            source: doc.source.clone(),
+            change: format!("{} on container {}", names.join(", "), app.container),
+        });
+    }
+    Ok(())
+}
+
+/// The container's name for the HTTP port when it declares one, else the number.
+fn http_port(container: &Value, http: u16) -> Value {
+    container
+        .get("ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|p| p["containerPort"] == http)
+        .and_then(|p| p.get("name"))
+        .cloned()
+        .unwrap_or_else(|| json!(http))
+}
+
+fn probe(path: &str, port: &Value, timings: &Map<String, Value>) -> Value {
+    let mut probe = Map::new();
+    probe.insert(
+        "httpGet".into(),
+        json!({"path": path, "port": port, "scheme": "HTTP"}),
+    );
+    probe.extend(timings.clone());
+    Value::Object(probe)
+}

@@ -1,0 +1,66 @@
+//! imagePullSecrets on every pod spec that pulls from the private registry: app containers,
+//! init and ephemeral containers, Jobs, CronJobs and hooks alike; never a duplicate.
+
+use serde_json::{Value, json};
+
+use super::{Applied, object_name};
+use crate::contract::Contract;
+use crate::stream::Stream;
+use crate::workload::{containers, image_registry, pod_spec_pointer};
+
+pub fn apply(stream: &mut Stream, contract: Option<&Contract>, log: &mut Vec<Applied>) {
+    let Some(registry) = contract.and_then(|c| c.registry.as_ref()) else {
+        return;
+    };
+    for doc in stream.documents_mut() {
+        let Some(pointer) = pod_spec_pointer(doc.kind()) else {
+            continue;
+        };
+        let Some(spec) = doc.value().and_then(|v| v.pointer(pointer)) else {
+            continue;
+        };
+        let pulls = containers(spec).any(|(_, c)| {
+            c.get("image")
+                .and_then(Value::as_str)
+                .is_some_and(|image| image_registry(image) == registry.host)
+        });
+        if !pulls {
+            continue;
+        }
+        let present: Vec<&str> = spec
+            .get("imagePullSecrets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.get("name").and_then(Value::as_str))
+            .collect();
+        let missing: Vec<String> = registry
+            .pull_secrets
+            .iter()
+            .filter(|s| !present.contains(&s.as_str()))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let spec = doc
+            .value_mut()
+            .and_then(|v| v.pointer_mut(pointer))
+            .and_then(Value::as_object_mut)
+            .expect("found above");
+        let list = spec.entry("imagePullSecrets").or_insert_with(|| json!([]));
+        if !list.is_array() {
+            *list = json!([]);
+        }
+        let list = list.as_array_mut().expect("just made a list");
+        for name in &missing {
+            list.push(json!({ "name": name }));
+        }
+        log.push(Applied {
+            pass: "pull-secrets",
+            object: object_name(doc),
+            source: doc.source.clone(),
+            change: format!("imagePullSecrets {}", missing.join(", ")),
+        });
+    }
+}
