@@ -97,6 +97,10 @@ pub struct Options {
     /// Print nothing on stderr unless a release is denied or fails.
     #[arg(long, short)]
     pub quiet: bool,
+    /// The chart's directory in the repository (e.g. `chart`): SARIF locations then name
+    /// repository files, with the line of each object's `kind:`.
+    #[arg(long, value_name = "DIR")]
+    pub chart_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]

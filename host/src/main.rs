@@ -1,7 +1,9 @@
 //! `vf-post`: parse the command line, run, map the outcome to an exit code. Nothing else.
 
 mod cli;
+mod engine;
 mod output;
+mod report;
 mod run;
 mod settings;
 

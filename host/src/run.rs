@@ -1,51 +1,166 @@
 //! The modes: render (the Helm contract), lint, rules, policy inspect.
 
-use std::io::Read as _;
-use std::path::PathBuf;
+use std::io::{IsTerminal as _, Read as _};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
 use crate::Outcome;
-use crate::cli::{Cli, Command, Lint, Options};
-use crate::{output, settings};
+use crate::cli::{Cli, ColorChoice, Command, Format, Lint, Options, Policy, Shared};
+use crate::report::{Report, Section};
+use crate::{engine, output, settings};
 
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         None => render(&cli.options),
         Some(Command::Lint(lint)) => lint_files(&lint),
-        Some(Command::Rules(_)) => anyhow::bail!("no built-in rules yet"),
-        Some(Command::Policy(_)) => anyhow::bail!("policy modules are not supported yet"),
+        Some(Command::Rules(shared)) => list_rules(&shared),
+        Some(Command::Policy(Policy::Inspect { module, .. })) => {
+            anyhow::bail!(
+                "cannot inspect {}: policy modules are not supported yet",
+                module.display()
+            )
+        }
     }
 }
 
-/// stdin → engine → stdout: what Helm runs.
+/// stdin → engine → stdout: what Helm runs. A denied release writes nothing to stdout.
 fn render(options: &Options) -> Result<Outcome> {
     let config = settings::load(options.shared.config.as_deref())?;
-    let mut input = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut input)
-        .context("cannot read stdin")?;
-    let rendered = vf_plugin::render(input, &config)?;
+    let input = read_input(Path::new("-"))?;
+    let rendered = engine::render(input, &config, options.engine)?;
+    let report = Report {
+        sections: vec![Section {
+            input: None,
+            objects: rendered.objects,
+            applied: rendered.applied,
+            findings: rendered.findings,
+        }],
+        audit: options.audit,
+        module_rules: Vec::new(),
+    };
+    deliver(&report, options, Target::Stderr)?;
+    if report.denied() {
+        return Ok(Outcome::Denied);
+    }
     output::write_stdout(&rendered.output).context("cannot write stdout")?;
     Ok(Outcome::Clean)
 }
 
-/// Files → engine → findings; the rendered manifests are dropped.
+/// Files → engine → findings on stdout; the rendered manifests are dropped.
 fn lint_files(lint: &Lint) -> Result<Outcome> {
-    let config = settings::load(lint.options.shared.config.as_deref())?;
+    let options = &lint.options;
+    let config = settings::load(options.shared.config.as_deref())?;
     let files = if lint.files.is_empty() {
         vec![PathBuf::from("-")]
     } else {
         lint.files.clone()
     };
+    let mut report = Report {
+        audit: options.audit,
+        ..Report::default()
+    };
     for file in &files {
         let input = read_input(file)?;
-        vf_plugin::render(input, &config).with_context(|| format!("{}", file.display()))?;
+        let rendered = engine::render(input, &config, options.engine)
+            .with_context(|| format!("{}", file.display()))?;
+        report.sections.push(Section {
+            input: (file.as_os_str() != "-").then(|| file.display().to_string()),
+            objects: rendered.objects,
+            applied: rendered.applied,
+            findings: rendered.findings,
+        });
     }
+    deliver(&report, options, Target::Stdout)?;
+    Ok(if report.denied() {
+        Outcome::Denied
+    } else {
+        Outcome::Clean
+    })
+}
+
+fn list_rules(shared: &Shared) -> Result<Outcome> {
+    use vf_plugin::rules::catalog::RULES;
+    let text = match shared.format {
+        Format::Text => {
+            let mut text = String::new();
+            for rule in RULES {
+                text.push_str(&format!(
+                    "{:<33} {:<8} {}\n",
+                    rule.id,
+                    rule.severity.as_str(),
+                    rule.summary
+                ));
+            }
+            text
+        }
+        Format::Json | Format::Sarif => {
+            let rules: Vec<_> = RULES
+                .iter()
+                .map(|r| serde_json::json!({"id": r.id, "severity": r.severity, "summary": r.summary, "hint": r.hint}))
+                .collect();
+            serde_json::to_string_pretty(&rules)? + "\n"
+        }
+    };
+    output::write_stdout(text.as_bytes()).context("cannot write stdout")?;
     Ok(Outcome::Clean)
 }
 
-fn read_input(file: &PathBuf) -> Result<Vec<u8>> {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Stdout,
+    Stderr,
+}
+
+/// Shows the report: on stdout (lint) or stderr (render), in --report, and under Helm 4,
+/// which discards stderr, in the default report file and, when denied, on the terminal.
+fn deliver(report: &Report, options: &Options, target: Target) -> Result<()> {
+    let format = options.shared.format;
+    let chart_path = options.chart_path.as_deref();
+    let terminal = match target {
+        Target::Stdout => std::io::stdout().is_terminal(),
+        Target::Stderr => std::io::stderr().is_terminal(),
+    };
+    let shown = report.render(format, color(options.color, terminal), chart_path);
+    match target {
+        Target::Stdout => output::write_stdout(shown.as_bytes()).context("cannot write stdout")?,
+        Target::Stderr if !options.quiet || report.denied() => eprint!("{shown}"),
+        Target::Stderr => {}
+    }
+    let plain = report.render(format, false, chart_path);
+    if let Some(path) = &options.report {
+        output::write_file(path, plain.as_bytes())
+            .with_context(|| format!("cannot write report {}", path.display()))?;
+    }
+    if output::under_helm4_plugin() {
+        let text = report.render(Format::Text, false, chart_path);
+        if options.report.is_none()
+            && let Some(path) = output::default_report_path()
+        {
+            // Best effort: a read-only home must not fail the release.
+            let _ = output::write_file(&path, text.as_bytes());
+        }
+        if report.denied() {
+            output::to_terminal(&report.render(
+                Format::Text,
+                color(options.color, true),
+                chart_path,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Colors when asked, or on a terminal unless NO_COLOR is set (no-color.org).
+fn color(choice: ColorChoice, terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    }
+}
+
+fn read_input(file: &Path) -> Result<Vec<u8>> {
     if file.as_os_str() == "-" {
         let mut input = Vec::new();
         std::io::stdin()

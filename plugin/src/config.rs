@@ -1,11 +1,13 @@
 //! What the engine is told to do, beyond what the chart's contract says.
 //!
 //! The host reads it from `--config` (YAML, strict) and hands it over as a value; in the
-//! wasm engine it crosses the sandbox as JSON text.
+//! wasm engine it crosses the sandbox as JSON text. Reference: docs/configuration.md.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use crate::finding::Severity;
 
 /// Engine configuration. Unknown keys are errors, so a typo never silently does nothing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -13,6 +15,16 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Changes made to every document, whatever the chart.
     pub transforms: Transforms,
+    /// Built-in rules: on or off, and their severities.
+    pub rules: BTreeMap<String, RuleSetting>,
+    /// Image registries.
+    pub registries: Registries,
+    /// Per-team overrides, chosen by namespace or label; the first team that matches wins.
+    pub teams: Vec<Team>,
+    /// Policy modules run for every object (teams add their own).
+    pub modules: Vec<ModuleRef>,
+    /// Bounds of each policy module evaluation.
+    pub sandbox: Sandbox,
 }
 
 /// Chart-independent changes.
@@ -21,4 +33,77 @@ pub struct Config {
 pub struct Transforms {
     /// Annotations added to every object's `metadata` (kept where the chart set the key).
     pub common_annotations: BTreeMap<String, String>,
+}
+
+/// A rule's setting.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct RuleSetting {
+    /// `false` turns the rule off.
+    pub enabled: Option<bool>,
+    /// Replaces the rule's default severity.
+    pub severity: Option<Severity>,
+}
+
+/// Image registries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Registries {
+    /// Image reference prefixes allowed (`harbor.virtufin.io`, `docker.io/library/`). The
+    /// contract's registry is always allowed. Empty, with no contract: the rule has nothing
+    /// to enforce.
+    pub allowed: Vec<String>,
+}
+
+/// A team: which objects are its own, and what differs for them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Team {
+    /// Team name, shown in reports.
+    pub name: String,
+    /// Objects in these namespaces are the team's.
+    pub namespaces: Vec<String>,
+    /// Objects carrying all these labels are the team's.
+    pub labels: BTreeMap<String, String>,
+    /// Rule settings that replace the global ones for the team's objects.
+    pub rules: BTreeMap<String, RuleSetting>,
+    /// Registries allowed for the team's objects, in addition to the global list.
+    pub registries: Registries,
+    /// Policy modules run for the team's objects.
+    pub modules: Vec<ModuleRef>,
+}
+
+/// A policy module, pinned by content hash.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct ModuleRef {
+    /// Name in reports; defaults to the file name.
+    pub name: Option<String>,
+    /// Path to the component (relative to the configuration file).
+    pub path: String,
+    /// Hex SHA-256 of the file; a mismatch refuses the module.
+    pub sha256: String,
+    /// Settings handed to the module (checked by the module first).
+    pub settings: serde_json::Value,
+    /// Whether its patches are applied (else they are reported only).
+    pub mutate: bool,
+}
+
+/// Bounds of one policy module evaluation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Sandbox {
+    /// Wall-clock limit, milliseconds.
+    pub timeout_ms: u64,
+    /// Linear memory limit, MiB.
+    pub memory_mib: u64,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 2_000,
+            memory_mib: 64,
+        }
+    }
 }

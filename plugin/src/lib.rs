@@ -10,7 +10,10 @@ pub mod contract;
 pub mod dapr;
 pub mod document;
 pub mod error;
+pub mod finding;
 mod parallel;
+pub mod redact;
+pub mod rules;
 pub mod stream;
 pub mod transform;
 pub mod workload;
@@ -18,7 +21,21 @@ pub mod workload;
 pub use config::Config;
 pub use document::Document;
 pub use error::{Error, Result};
+pub use finding::{Finding, Severity};
 pub use stream::{Form, Scanned, Stream};
+
+/// A release read, transformed and checked: what policy modules see, before it is written.
+#[derive(Debug)]
+pub struct Release {
+    /// The documents.
+    pub stream: Stream,
+    /// The chart's contract, if it had one (already removed from the output).
+    pub contract: Option<contract::Contract>,
+    /// What the passes changed.
+    pub applied: Vec<transform::Applied>,
+    /// What the built-in rules found.
+    pub findings: Vec<Finding>,
+}
 
 /// What one render produced.
 #[derive(Debug)]
@@ -27,21 +44,35 @@ pub struct Rendered {
     pub output: Vec<u8>,
     /// What the passes changed.
     pub applied: Vec<transform::Applied>,
+    /// What the built-in rules found.
+    pub findings: Vec<Finding>,
 }
 
-/// Reads `input`, applies the configured passes and writes the result.
-pub fn render(input: Vec<u8>, config: &Config) -> Result<Rendered> {
-    let mut stream = read(input, config)?;
-    let applied = transform::apply(&mut stream, config)?;
-    Ok(Rendered {
-        output: stream.write(),
+/// Bytes → documents → transforms → rules. `parse_all` parses every document (policy
+/// modules see them all); otherwise only the kinds a pass or a rule reads are parsed.
+pub fn prepare(input: Vec<u8>, config: &Config, parse_all: bool) -> Result<Release> {
+    let scanned = Scanned::read(input)?;
+    let has_contract = scanned.metas().iter().any(contract::is_contract);
+    let mut stream = scanned.parse(|meta| {
+        parse_all || transform::wants(meta, has_contract, config) || rules::wants(meta)
+    })?;
+    let (applied, contract) = transform::apply(&mut stream, config)?;
+    let mut findings = rules::check(stream.documents(), contract.as_ref(), config);
+    redact::redact(&mut findings, &redact::secret_values(stream.documents()));
+    Ok(Release {
+        stream,
+        contract,
         applied,
+        findings,
     })
 }
 
-/// Reads `input`, parsing the documents the configured passes need.
-pub fn read(input: Vec<u8>, config: &Config) -> Result<Stream> {
-    let scanned = Scanned::read(input)?;
-    let has_contract = scanned.metas().iter().any(contract::is_contract);
-    scanned.parse(|meta| transform::wants(meta, has_contract, config))
+/// The whole engine in one call: bytes in, post-rendered bytes and findings out.
+pub fn render(input: Vec<u8>, config: &Config) -> Result<Rendered> {
+    let release = prepare(input, config, false)?;
+    Ok(Rendered {
+        output: release.stream.write(),
+        applied: release.applied,
+        findings: release.findings,
+    })
 }

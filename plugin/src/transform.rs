@@ -27,8 +27,8 @@ pub struct Applied {
     pub change: String,
 }
 
-/// Runs every pass over the release, in order, and says what changed.
-pub fn apply(stream: &mut Stream, config: &Config) -> Result<Vec<Applied>> {
+/// Runs every pass over the release, in order; returns what changed and the contract.
+pub fn apply(stream: &mut Stream, config: &Config) -> Result<(Vec<Applied>, Option<Contract>)> {
     let mut log = Vec::new();
     let contract = contract::take(stream)?;
     if let Some(contract) = &contract {
@@ -40,7 +40,7 @@ pub fn apply(stream: &mut Stream, config: &Config) -> Result<Vec<Applied>> {
         services_json::apply(stream, contract, &mut log)?;
     }
     common_annotations::apply(stream, &config.transforms, &mut log);
-    Ok(log)
+    Ok((log, contract))
 }
 
 /// Whether some pass needs a document parsed; `has_contract` says whether the release holds

@@ -1,0 +1,159 @@
+//! SARIF 2.1.0, so GitHub code scanning shows findings on the chart's templates. Locations
+//! use the template path Helm reported; `--chart-path` maps the chart's name to its
+//! directory in the repository, and then the line of the object's `kind:` is given too.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use vf_plugin::rules::catalog::RULES;
+use vf_plugin::{Finding, Severity};
+
+use super::Report;
+
+pub fn render(report: &Report, chart_path: Option<&Path>) -> String {
+    let mut rules: Vec<Value> = RULES
+        .iter()
+        .map(|r| rule(r.id, r.summary, Some(r.hint), r.severity))
+        .collect();
+    for (id, summary) in &report.module_rules {
+        rules.push(rule(id, summary, None, Severity::Error));
+    }
+    let index_of = |id: &str| rules.iter().position(|r| r["id"] == id);
+    let mut results = Vec::new();
+    for finding in report.findings() {
+        let mut result = json!({
+            "ruleId": finding.rule,
+            "level": level(finding.severity),
+            "message": { "text": message(finding) },
+            "locations": locations(finding, chart_path),
+            "partialFingerprints": { "vfPostFinding/v1": fingerprint(finding) },
+            "properties": {
+                "origin": finding.origin,
+                "container": finding.container,
+                "path": finding.path,
+            },
+        });
+        if let Some(i) = index_of(&finding.rule) {
+            result["ruleIndex"] = json!(i);
+        }
+        if let Some(exemption) = &finding.exempted {
+            result["suppressions"] = json!([{
+                "kind": "inSource",
+                "justification": exemption.reason,
+                "location": { "logicalLocations": [{ "name": exemption.annotation }] },
+            }]);
+        }
+        results.push(result);
+    }
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "vf-post",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/virtufin/vf-post",
+                "rules": rules,
+            }},
+            "results": results,
+            "columnKind": "unicodeCodePoints",
+        }],
+    });
+    let mut text = serde_json::to_string_pretty(&doc).expect("JSON serializes");
+    text.push('\n');
+    text
+}
+
+fn rule(id: &str, summary: &str, hint: Option<&str>, severity: Severity) -> Value {
+    let mut rule = json!({
+        "id": id,
+        "shortDescription": { "text": summary },
+        "fullDescription": { "text": summary },
+        "defaultConfiguration": { "level": level(severity) },
+    });
+    if let Some(hint) = hint {
+        rule["help"] = json!({ "text": hint });
+    }
+    rule
+}
+
+fn level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    }
+}
+
+fn message(f: &Finding) -> String {
+    let object = f
+        .object
+        .as_ref()
+        .map(|o| format!("{o}: "))
+        .unwrap_or_default();
+    let container = f
+        .container
+        .as_ref()
+        .map(|c| format!("container {c}: "))
+        .unwrap_or_default();
+    format!("{object}{container}{}. Fix: {}", f.message, f.hint)
+}
+
+fn locations(f: &Finding, chart_path: Option<&Path>) -> Value {
+    let Some(object) = &f.object else {
+        return json!([]);
+    };
+    let logical = json!([{
+        "name": object.name,
+        "fullyQualifiedName": format!("{}/{}{}", object.kind, object.namespace.as_ref().map(|n| format!("{n}/")).unwrap_or_default(), object.name),
+        "kind": "resource",
+    }]);
+    let Some(source) = &object.source else {
+        return json!([{ "logicalLocations": logical }]);
+    };
+    let (uri, file) = match (chart_path, source.split_once('/')) {
+        (Some(root), Some((_, rest))) => {
+            let path = root.join(rest);
+            (path.to_string_lossy().replace('\\', "/"), Some(path))
+        }
+        _ => (source.clone(), None),
+    };
+    let mut physical = json!({ "artifactLocation": { "uri": uri } });
+    if let Some(line) = file.and_then(|p| kind_line(&p, &object.kind)) {
+        physical["region"] = json!({ "startLine": line });
+    }
+    json!([{ "physicalLocation": physical, "logicalLocations": logical }])
+}
+
+/// The first line of the template that declares `kind: <kind>`.
+fn kind_line(template: &Path, kind: &str) -> Option<usize> {
+    let text = std::fs::read_to_string(template).ok()?;
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix("kind:")
+                .is_some_and(|rest| rest.trim().trim_matches(['"', '\'']) == kind)
+        })
+        .map(|i| i + 1)
+}
+
+/// Stable across runs for the same problem on the same object, for code scanning's dedup.
+fn fingerprint(f: &Finding) -> String {
+    let object = f.object.as_ref().map(|o| {
+        format!(
+            "{}/{}/{}",
+            o.kind,
+            o.namespace.as_deref().unwrap_or(""),
+            o.name
+        )
+    });
+    let key = format!(
+        "{}|{}|{}|{}",
+        f.rule,
+        object.unwrap_or_default(),
+        f.container.as_deref().unwrap_or(""),
+        f.path.as_deref().unwrap_or("")
+    );
+    format!("{:x}", Sha256::digest(key.as_bytes()))
+}

@@ -1,0 +1,107 @@
+//! Findings: what a rule or a policy module says about the release.
+
+use serde::{Deserialize, Serialize};
+
+/// How much a finding matters. Only `error` denies a release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Shown only.
+    Info,
+    /// Shown; does not fail.
+    Warning,
+    /// Fails the render and the lint (exit 1), unless in audit mode.
+    Error,
+}
+
+impl Severity {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// The object a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRef {
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Chart template that produced it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// 1-based position of its document in the stream.
+    pub document: usize,
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}
+
+impl From<&crate::Document> for ObjectRef {
+    fn from(doc: &crate::Document) -> Self {
+        ObjectRef {
+            kind: doc.kind().to_owned(),
+            name: doc.name().to_owned(),
+            namespace: doc.namespace().map(str::to_owned),
+            source: doc.source.clone(),
+            document: doc.position,
+        }
+    }
+}
+
+/// Why a finding does not count: an exemption annotation with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exemption {
+    /// The annotation that exempts it.
+    pub annotation: String,
+    /// The reason it gives.
+    pub reason: String,
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable kebab-case rule id.
+    pub rule: String,
+    /// Severity after configuration.
+    pub severity: Severity,
+    /// What is wrong, in one sentence.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+    /// The object, or none for release-wide findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<ObjectRef>,
+    /// The container, for per-container rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// JSON pointer into the object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// `builtin`, or the policy module's name.
+    pub origin: String,
+    /// Set when an exemption annotation waives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exempted: Option<Exemption>,
+}
+
+impl Finding {
+    /// Whether it denies the release.
+    pub fn denies(&self) -> bool {
+        self.severity == Severity::Error && self.exempted.is_none()
+    }
+}

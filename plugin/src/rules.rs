@@ -1,0 +1,258 @@
+//! Built-in rules over the post-rendered release. Each group of rules is a file; each rule
+//! reports hits, and [`settle`] turns hits into findings: configuration (global, then the
+//! object's team), the catalog's hint, and exemption annotations.
+
+pub mod catalog;
+mod dapr_resources;
+mod dapr_workloads;
+mod images;
+mod release;
+mod workloads;
+
+use serde_json::Value;
+
+use crate::config::{Config, RuleSetting, Team};
+use crate::contract::Contract;
+use crate::document::Document;
+use crate::finding::{Exemption, Finding, ObjectRef, Severity};
+use crate::stream::scan::Meta;
+use crate::workload::{CONTAINER_LISTS, pod_metadata_pointer, pod_spec_pointer};
+
+/// Annotation prefix of exemptions: `exempt.vf-post.virtufin.io/<rule>[.<container>]: "<reason>"`,
+/// after kube-linter's `ignore-check.kube-linter.io/<check>`.
+pub const EXEMPT_PREFIX: &str = "exempt.vf-post.virtufin.io/";
+
+/// What a rule saw, before configuration and exemptions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// Rule id.
+    pub rule: String,
+    /// Index into the stream's documents; `None` for release-wide hits.
+    pub doc: Option<usize>,
+    /// The container, for per-container rules.
+    pub container: Option<String>,
+    /// JSON pointer into the object.
+    pub path: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// Severity given by a policy module (built-in rules take the catalog's).
+    pub severity: Option<Severity>,
+    /// Hint given by a policy module.
+    pub hint: Option<String>,
+}
+
+impl Hit {
+    fn new(rule: &str, doc: Option<usize>, message: String) -> Self {
+        Hit {
+            rule: rule.to_owned(),
+            doc,
+            container: None,
+            path: None,
+            message,
+            severity: None,
+            hint: None,
+        }
+    }
+
+    fn at(mut self, path: String) -> Self {
+        self.path = Some(path);
+        self
+    }
+
+    fn container(mut self, name: &str) -> Self {
+        self.container = Some(name.to_owned());
+        self
+    }
+}
+
+/// Whether some rule needs a document parsed.
+pub fn wants(meta: &Meta) -> bool {
+    crate::workload::has_pods(&meta.kind)
+        || meta.api_version.starts_with("dapr.io/")
+        || matches!(
+            meta.kind.as_str(),
+            "PodDisruptionBudget" | "ConfigMap" | "Service" | "Secret"
+        )
+}
+
+/// Runs every built-in rule and settles the hits.
+pub fn check(docs: &[Document], contract: Option<&Contract>, config: &Config) -> Vec<Finding> {
+    let ctx = Context {
+        docs,
+        config,
+        contract,
+    };
+    let mut hits = Vec::new();
+    images::check(&ctx, &mut hits);
+    workloads::check(&ctx, &mut hits);
+    dapr_workloads::check(&ctx, &mut hits);
+    dapr_resources::check(&ctx, &mut hits);
+    release::check(&ctx, &mut hits);
+    release::check_exemptions(&ctx, &[], &mut hits);
+    settle(hits, docs, config, "builtin")
+}
+
+/// What rules look at.
+pub(crate) struct Context<'a> {
+    pub docs: &'a [Document],
+    pub config: &'a Config,
+    pub contract: Option<&'a Contract>,
+}
+
+/// A pod spec in the release.
+pub(crate) struct Pod<'a> {
+    pub index: usize,
+    pub doc: &'a Document,
+    pub spec: &'a Value,
+    pub spec_pointer: &'static str,
+    /// The pod template's metadata (the object's for a Pod).
+    pub meta: Option<&'a Value>,
+}
+
+/// A container of a pod, never the Dapr sidecar.
+pub(crate) struct Container<'a> {
+    pub name: &'a str,
+    pub value: &'a Value,
+    pub pointer: String,
+}
+
+impl<'a> Context<'a> {
+    /// Parsed objects that reach the cluster, with their index.
+    pub fn objects(&self) -> impl Iterator<Item = (usize, &'a Document, &'a Value)> {
+        self.docs
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| !d.is_removed())
+            .filter_map(|(i, d)| d.value().map(|v| (i, d, v)))
+    }
+
+    /// Every pod spec of the release.
+    pub fn pods(&self) -> impl Iterator<Item = Pod<'a>> {
+        self.objects().filter_map(|(index, doc, value)| {
+            let spec_pointer = pod_spec_pointer(doc.kind())?;
+            let spec = value.pointer(spec_pointer)?;
+            let meta = pod_metadata_pointer(doc.kind()).and_then(|p| value.pointer(p));
+            Some(Pod {
+                index,
+                doc,
+                spec,
+                spec_pointer,
+                meta,
+            })
+        })
+    }
+
+    /// The team an object belongs to.
+    pub fn team(&self, doc: &Document) -> Option<&'a Team> {
+        team_of(self.config, doc)
+    }
+}
+
+impl<'a> Pod<'a> {
+    /// App containers (and init containers when `with_init`), never the daprd sidecar.
+    pub fn containers(&self, lists: &[&'static str]) -> Vec<Container<'a>> {
+        let mut out = Vec::new();
+        for list in CONTAINER_LISTS.into_iter().filter(|l| lists.contains(l)) {
+            let Some(items) = self.spec.get(list).and_then(Value::as_array) else {
+                continue;
+            };
+            for (i, value) in items.iter().enumerate() {
+                let name = value.get("name").and_then(Value::as_str).unwrap_or("");
+                if name == crate::dapr::SIDECAR_CONTAINER {
+                    continue;
+                }
+                out.push(Container {
+                    name,
+                    value,
+                    pointer: format!("{}/{list}/{i}", self.spec_pointer),
+                });
+            }
+        }
+        out
+    }
+
+    /// A pod template annotation.
+    pub fn annotation(&self, key: &str) -> Option<&'a Value> {
+        self.meta?.get("annotations")?.get(key)
+    }
+}
+
+/// The team an object belongs to: the first whose namespaces or labels match.
+pub fn team_of<'c>(config: &'c Config, doc: &Document) -> Option<&'c Team> {
+    config.teams.iter().find(|team| {
+        let by_namespace = doc
+            .namespace()
+            .is_some_and(|ns| team.namespaces.iter().any(|t| t == ns));
+        let by_labels = !team.labels.is_empty()
+            && team
+                .labels
+                .iter()
+                .all(|(k, v)| doc.label(k) == Some(v.as_str()));
+        by_namespace || by_labels
+    })
+}
+
+/// Turns hits into findings: drops disabled rules, applies severities (team over global
+/// over default) and marks exempted findings with their reason.
+pub fn settle(hits: Vec<Hit>, docs: &[Document], config: &Config, origin: &str) -> Vec<Finding> {
+    let mut findings = Vec::with_capacity(hits.len());
+    for hit in hits {
+        let doc = hit.doc.map(|i| &docs[i]);
+        let setting = effective_setting(config, doc, &hit.rule);
+        if setting.enabled == Some(false) {
+            continue;
+        }
+        let entry = catalog::find(&hit.rule);
+        let severity = setting
+            .severity
+            .or(hit.severity)
+            .or(entry.map(|r| r.severity))
+            .unwrap_or(Severity::Error);
+        let hint = hit
+            .hint
+            .or_else(|| entry.map(|r| r.hint.to_owned()))
+            .unwrap_or_default();
+        let exempted = doc.and_then(|d| exemption(d, &hit.rule, hit.container.as_deref()));
+        findings.push(Finding {
+            rule: hit.rule,
+            severity,
+            message: hit.message,
+            hint,
+            object: doc.map(ObjectRef::from),
+            container: hit.container,
+            path: hit.path,
+            origin: origin.to_owned(),
+            exempted,
+        });
+    }
+    findings
+}
+
+fn effective_setting(config: &Config, doc: Option<&Document>, rule: &str) -> RuleSetting {
+    let global = config.rules.get(rule).cloned().unwrap_or_default();
+    let team = doc
+        .and_then(|d| team_of(config, d))
+        .and_then(|t| t.rules.get(rule));
+    match team {
+        Some(t) => RuleSetting {
+            enabled: t.enabled.or(global.enabled),
+            severity: t.severity.or(global.severity),
+        },
+        None => global,
+    }
+}
+
+/// An exemption annotation with a reason, for the rule on the object or on the container.
+fn exemption(doc: &Document, rule: &str, container: Option<&str>) -> Option<Exemption> {
+    let mut keys = vec![format!("{EXEMPT_PREFIX}{rule}")];
+    if let Some(container) = container {
+        keys.push(format!("{EXEMPT_PREFIX}{rule}.{container}"));
+    }
+    keys.into_iter().find_map(|key| {
+        let reason = doc.annotation(&key)?.trim();
+        (!reason.is_empty()).then(|| Exemption {
+            annotation: key.clone(),
+            reason: reason.to_owned(),
+        })
+    })
+}

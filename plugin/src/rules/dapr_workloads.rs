@@ -1,0 +1,270 @@
+//! Dapr on workloads: what the sidecar injector and daprd do with the annotations, checked
+//! before they silently ignore a value or crash-loop (reference/dapr.md §1).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{Context, Hit, Pod};
+use crate::dapr::{
+    self, APP_ID, APP_PORT, APP_PROTOCOL, CONFIG, ENABLED, LOG_LEVEL, PREFIX, PROBE_INTERVAL,
+    PROBE_TIMEOUT, RESERVED_PORTS,
+};
+
+const INTEGERS: &[&str] = &[
+    "dapr.io/metrics-port",
+    PROBE_INTERVAL,
+    PROBE_TIMEOUT,
+    "dapr.io/app-health-threshold",
+    "dapr.io/grpc-port",
+    "dapr.io/internal-grpc-port",
+    "dapr.io/graceful-shutdown-seconds",
+    "dapr.io/sidecar-liveness-probe-delay-seconds",
+    "dapr.io/sidecar-liveness-probe-timeout-seconds",
+    "dapr.io/sidecar-liveness-probe-period-seconds",
+    "dapr.io/sidecar-liveness-probe-threshold",
+    "dapr.io/sidecar-readiness-probe-delay-seconds",
+    "dapr.io/sidecar-readiness-probe-timeout-seconds",
+    "dapr.io/sidecar-readiness-probe-period-seconds",
+    "dapr.io/sidecar-readiness-probe-threshold",
+];
+const BOOLEANS: &[&str] = &[
+    "dapr.io/enable-metrics",
+    "dapr.io/enable-app-health-check",
+    "dapr.io/enable-api-logging",
+    "dapr.io/log-as-json",
+];
+const QUANTITIES: &[&str] = &[
+    "dapr.io/sidecar-cpu-request",
+    "dapr.io/sidecar-memory-request",
+    "dapr.io/sidecar-cpu-limit",
+    "dapr.io/sidecar-memory-limit",
+];
+
+pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
+    let mut app_ids: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for pod in ctx.pods() {
+        misplaced(ctx, &pod, hits);
+        let Some(enabled) = pod.annotation(ENABLED) else {
+            continue;
+        };
+        let hit = |rule: &str, key: &str, message: String| {
+            Hit::new(rule, Some(pod.index), message).at(annotation_pointer(&pod, key))
+        };
+        let on = match enabled.as_str() {
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            other => {
+                let shown = other.map_or_else(|| enabled.to_string(), |v| format!("{v:?}"));
+                hits.push(hit(
+                    "dapr-enabled-value",
+                    ENABLED,
+                    format!("dapr.io/enabled is {shown}: since Dapr 1.18 only \"true\" injects the sidecar"),
+                ));
+                false
+            }
+        };
+        if !on {
+            continue;
+        }
+        match pod.annotation(APP_ID).and_then(Value::as_str) {
+            None => hits.push(hit(
+                "dapr-app-id",
+                APP_ID,
+                "has no dapr.io/app-id; the injector refuses pods without one".into(),
+            )),
+            Some(id) => match dapr::check_app_id(id) {
+                Ok(()) => app_ids.entry(id.to_owned()).or_default().push(pod.index),
+                Err(why) => hits.push(hit("dapr-app-id", APP_ID, why)),
+            },
+        }
+        if let Some(port) = pod.annotation(APP_PORT) {
+            match port.as_str().map(str::parse::<u16>) {
+                Some(Ok(0)) => hits.push(hit("dapr-app-port", APP_PORT, "dapr.io/app-port is 0".into())),
+                Some(Ok(p)) if RESERVED_PORTS.contains(&p) => hits.push(hit(
+                    "dapr-app-port",
+                    APP_PORT,
+                    format!("dapr.io/app-port {p} is daprd's own port; daprd exits"),
+                )),
+                Some(Ok(_)) => {}
+                _ => hits.push(hit(
+                    "dapr-app-port",
+                    APP_PORT,
+                    format!("dapr.io/app-port is {port}, not a quoted port number; the injector ignores it"),
+                )),
+            }
+        }
+        values(&pod, &hit, hits);
+        configuration(ctx, &pod, &hit, hits);
+        probe_timing(&pod, &hit, hits);
+    }
+    for (id, docs) in app_ids.iter().filter(|(_, d)| d.len() > 1) {
+        for &doc in &docs[1..] {
+            hits.push(Hit::new(
+                "dapr-app-id-unique",
+                Some(doc),
+                format!(
+                    "Dapr app id {id} is also used by {}",
+                    ctx.docs[docs[0]].name()
+                ),
+            ));
+        }
+    }
+}
+
+/// dapr.io annotations on the workload's own metadata, where the injector never looks.
+fn misplaced(ctx: &Context, pod: &Pod, hits: &mut Vec<Hit>) {
+    if pod.doc.kind() == "Pod" {
+        return;
+    }
+    let Some(annotations) = ctx.docs[pod.index]
+        .value()
+        .and_then(|v| v.pointer("/metadata/annotations"))
+        .and_then(Value::as_object)
+    else {
+        return;
+    };
+    let keys: Vec<&str> = annotations
+        .keys()
+        .filter(|k| k.starts_with(PREFIX))
+        .map(String::as_str)
+        .collect();
+    if !keys.is_empty() {
+        hits.push(
+            Hit::new(
+                "dapr-annotations-on-pod-template",
+                Some(pod.index),
+                format!(
+                    "{} on the {} itself; the injector reads only the pod template",
+                    keys.join(", "),
+                    pod.doc.kind()
+                ),
+            )
+            .at("/metadata/annotations".into()),
+        );
+    }
+}
+
+fn values(pod: &Pod, hit: &impl Fn(&str, &str, String) -> Hit, hits: &mut Vec<Hit>) {
+    let Some(annotations) = pod
+        .meta
+        .and_then(|m| m.get("annotations"))
+        .and_then(Value::as_object)
+    else {
+        return;
+    };
+    for (key, value) in annotations.iter().filter(|(k, _)| k.starts_with(PREFIX)) {
+        let Some(text) = value.as_str() else {
+            hits.push(hit(
+                "dapr-annotation-values",
+                key,
+                format!("{key} is {value}, not a string"),
+            ));
+            continue;
+        };
+        let problem = if key == APP_PROTOCOL && !dapr::PROTOCOLS.contains(&text) {
+            Some(format!(
+                "is {text:?}; daprd accepts {}",
+                dapr::PROTOCOLS.join(", ")
+            ))
+        } else if key == LOG_LEVEL && !dapr::LOG_LEVELS.contains(&text) {
+            Some(format!(
+                "is {text:?}; daprd accepts {}",
+                dapr::LOG_LEVELS.join(", ")
+            ))
+        } else if INTEGERS.contains(&key.as_str()) && text.parse::<i32>().is_err() {
+            Some(format!(
+                "is {text:?}, not an integer; the injector ignores it"
+            ))
+        } else if BOOLEANS.contains(&key.as_str()) && !is_boolean(text) {
+            Some(format!("is {text:?}, which Dapr reads as false"))
+        } else if QUANTITIES.contains(&key.as_str()) && !is_quantity(text) {
+            Some(format!(
+                "is {text:?}, not a quantity; the injector drops all sidecar resources"
+            ))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            hits.push(hit(
+                "dapr-annotation-values",
+                key,
+                format!("{key} {problem}"),
+            ));
+        }
+    }
+}
+
+fn configuration(
+    ctx: &Context,
+    pod: &Pod,
+    hit: &impl Fn(&str, &str, String) -> Hit,
+    hits: &mut Vec<Hit>,
+) {
+    let Some(name) = pod.annotation(CONFIG).and_then(Value::as_str) else {
+        return;
+    };
+    let namespace = pod.doc.namespace();
+    let found = ctx.objects().any(|(_, d, _)| {
+        d.kind() == "Configuration"
+            && d.group() == "dapr.io"
+            && d.name() == name
+            && (namespace.is_none() || d.namespace().is_none() || d.namespace() == namespace)
+    });
+    if !found {
+        hits.push(hit(
+            "dapr-config-exists",
+            CONFIG,
+            format!("dapr.io/config names Configuration {name}, which is not in the release; daprd exits"),
+        ));
+    }
+}
+
+fn probe_timing(pod: &Pod, hit: &impl Fn(&str, &str, String) -> Hit, hits: &mut Vec<Hit>) {
+    let read = |key: &str, default: i64| {
+        pod.annotation(key)
+            .and_then(Value::as_str)
+            .map_or(Some(default), |v| v.parse::<i64>().ok())
+    };
+    if pod.annotation(PROBE_TIMEOUT).is_none() && pod.annotation(PROBE_INTERVAL).is_none() {
+        return;
+    }
+    if let (Some(timeout), Some(interval)) = (read(PROBE_TIMEOUT, 500), read(PROBE_INTERVAL, 5))
+        && timeout >= interval * 1000
+    {
+        hits.push(hit(
+            "dapr-health-probe-timeout",
+            PROBE_TIMEOUT,
+            format!("app health probe timeout {timeout} ms is not below the interval of {interval} s; daprd exits"),
+        ));
+    }
+}
+
+fn annotation_pointer(pod: &Pod, key: &str) -> String {
+    let meta = crate::workload::pod_metadata_pointer(pod.doc.kind()).unwrap_or("/metadata");
+    format!(
+        "{meta}/annotations/{}",
+        key.replace('~', "~0").replace('/', "~1")
+    )
+}
+
+/// Values `kitstrings.IsTruthy` reads as true, and the usual spellings of false.
+fn is_boolean(text: &str) -> bool {
+    matches!(
+        text.to_ascii_lowercase().as_str(),
+        "1" | "t" | "true" | "y" | "yes" | "on" | "0" | "f" | "false" | "n" | "no" | "off"
+    )
+}
+
+/// A Kubernetes quantity: a decimal number with an optional suffix.
+fn is_quantity(text: &str) -> bool {
+    let number_end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(number_end);
+    number.parse::<f64>().is_ok()
+        && matches!(
+            suffix,
+            "" | "m" | "k" | "M" | "G" | "T" | "P" | "E" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei"
+        )
+}

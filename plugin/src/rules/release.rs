@@ -1,0 +1,184 @@
+//! Release-wide rules: disruption budgets, services.json against what is deployed, objects
+//! the API server would refuse, and the exemption annotations themselves.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::{Context, EXEMPT_PREFIX, Hit, catalog};
+use crate::dapr::APP_ID;
+
+pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
+    identity(ctx, hits);
+    disruption_budgets(ctx, hits);
+    services_json(ctx, hits);
+}
+
+fn identity(ctx: &Context, hits: &mut Vec<Hit>) {
+    for (index, doc) in ctx.docs.iter().enumerate().filter(|(_, d)| !d.is_removed()) {
+        let missing: Vec<&str> = [
+            ("apiVersion", doc.api_version()),
+            ("kind", doc.kind()),
+            ("metadata.name", doc.name()),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_empty())
+        .map(|(k, _)| k)
+        .collect();
+        if !missing.is_empty() {
+            hits.push(Hit::new(
+                "object-identity",
+                Some(index),
+                format!("has no {}; the API server refuses it", missing.join(", ")),
+            ));
+        }
+    }
+}
+
+fn disruption_budgets(ctx: &Context, hits: &mut Vec<Hit>) {
+    let budgets: Vec<(&crate::Document, &Value)> = ctx
+        .objects()
+        .filter(|(_, d, _)| d.kind() == "PodDisruptionBudget")
+        .map(|(_, d, v)| (d, v))
+        .collect();
+    for pod in ctx
+        .pods()
+        .filter(|p| matches!(p.doc.kind(), "Deployment" | "StatefulSet"))
+    {
+        let value = ctx.docs[pod.index].value().expect("pods are parsed");
+        let replicas = value
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        if replicas <= 1 {
+            continue;
+        }
+        let labels = pod
+            .meta
+            .and_then(|m| m.get("labels"))
+            .and_then(Value::as_object);
+        let covered = budgets.iter().any(|(budget, spec)| {
+            budget.namespace() == pod.doc.namespace()
+                && match spec
+                    .pointer("/spec/selector/matchLabels")
+                    .and_then(Value::as_object)
+                {
+                    Some(want) if !want.is_empty() => want
+                        .iter()
+                        .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v)),
+                    // matchExpressions only: not evaluated here, so not held against the chart.
+                    _ => spec.pointer("/spec/selector/matchExpressions").is_some(),
+                }
+        });
+        if !covered {
+            hits.push(
+                Hit::new(
+                    "pdb-for-replicas",
+                    Some(pod.index),
+                    format!("{replicas} replicas and no PodDisruptionBudget selects its pods"),
+                )
+                .at("/spec/replicas".into()),
+            );
+        }
+    }
+}
+
+/// Every services.json in the release lists only backends that are deployed here.
+fn services_json(ctx: &Context, hits: &mut Vec<Hit>) {
+    let services: BTreeSet<(Option<&str>, &str)> = ctx
+        .objects()
+        .filter(|(_, d, _)| d.kind() == "Service")
+        .map(|(_, d, _)| (d.namespace(), d.name()))
+        .collect();
+    let app_ids: BTreeSet<&str> = ctx
+        .pods()
+        .filter_map(|p| p.annotation(APP_ID).and_then(Value::as_str))
+        .collect();
+    for (index, doc, value) in ctx.objects().filter(|(_, d, _)| d.kind() == "ConfigMap") {
+        let Some(text) = value.pointer("/data/services.json").and_then(Value::as_str) else {
+            continue;
+        };
+        let hit = |message: String| {
+            Hit::new("services-json-backends", Some(index), message)
+                .at("/data/services.json".into())
+        };
+        let parsed: Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                hits.push(hit(format!("services.json is not valid JSON: {e}")));
+                continue;
+            }
+        };
+        for entry in parsed
+            .get("services")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = entry.get("name").and_then(Value::as_str).unwrap_or("?");
+            if let Some(host) = entry.pointer("/grpc/host").and_then(Value::as_str) {
+                let mut labels = host.split('.');
+                let service = labels.next().unwrap_or("");
+                let namespace = labels.next().or(doc.namespace());
+                let found = services.iter().any(|(ns, n)| {
+                    *n == service && (namespace.is_none() || ns.is_none() || *ns == namespace)
+                });
+                if !found {
+                    hits.push(hit(format!(
+                        "backend {name} points at {host}, but the release has no Service {service}"
+                    )));
+                }
+            }
+            if let Some(id) = entry.get("daprAppId").and_then(Value::as_str)
+                && !app_ids.contains(id)
+            {
+                hits.push(hit(format!(
+                    "backend {name} names Dapr app {id}, which no workload in the release runs"
+                )));
+            }
+        }
+    }
+}
+
+/// Exemption annotations need a reason and a rule that exists (built in, or declared by a
+/// policy module in `module_rules`).
+pub(crate) fn check_exemptions(ctx: &Context, module_rules: &[String], hits: &mut Vec<Hit>) {
+    for (index, _, value) in ctx.objects() {
+        let Some(annotations) = value
+            .pointer("/metadata/annotations")
+            .and_then(Value::as_object)
+        else {
+            continue;
+        };
+        for (key, reason) in annotations {
+            let Some(name) = key.strip_prefix(EXEMPT_PREFIX) else {
+                continue;
+            };
+            let rule = name.split('.').next().unwrap_or(name);
+            let pointer = format!(
+                "/metadata/annotations/{}",
+                key.replace('~', "~0").replace('/', "~1")
+            );
+            if catalog::find(rule).is_none() && !module_rules.iter().any(|r| r == rule) {
+                hits.push(
+                    Hit::new(
+                        "exemption-reason",
+                        Some(index),
+                        format!("{key} names no known rule {rule:?}"),
+                    )
+                    .at(pointer.clone()),
+                );
+            }
+            if reason.as_str().is_none_or(|r| r.trim().is_empty()) {
+                hits.push(
+                    Hit::new(
+                        "exemption-reason",
+                        Some(index),
+                        format!("{key} gives no reason, so it exempts nothing"),
+                    )
+                    .at(pointer),
+                );
+            }
+        }
+    }
+}

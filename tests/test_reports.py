@@ -1,0 +1,104 @@
+"""Reports people and tools act on (issue 5): SARIF valid against the OASIS schema, lint
+clean on the chart, denials visible under Helm 4, secret values never shown."""
+
+import json
+import subprocess
+
+import jsonschema
+import pytest
+
+from chart_support import CHART, CI
+from conftest import REPO, SHARED, VF_POST, helm
+
+SARIF_SCHEMA = json.loads((SHARED / "schemas" / "sarif-schema-2.1.0.json").read_text())
+CORPUS = sorted((SHARED / "corpus").glob("*.yaml"))
+
+
+def lint(path, *args):
+    return subprocess.run([str(VF_POST), "lint", str(path), "--color", "never", *args],
+                          capture_output=True, text=True, check=False)
+
+
+def helm3_stream(tmp_path, values=()):
+    out = helm("install", CHART, values=[str(v) for v in values])
+    assert out["ok"], out
+    path = tmp_path / "release.yaml"
+    path.write_text(out["manifest"])
+    return path
+
+
+@pytest.mark.parametrize("file", CORPUS + [None], ids=lambda p: p.name if p else "chart")
+def test_sarif_is_valid_2_1_0(file, tmp_path):
+    target = file or helm3_stream(tmp_path)
+    for extra in ([], ["--chart-path", "chart"]):
+        out = lint(target, "--format", "sarif", *extra)
+        assert out.returncode in (0, 1), out.stderr
+        sarif = json.loads(out.stdout)
+        jsonschema.Draft7Validator(SARIF_SCHEMA).validate(sarif)
+        assert sarif["runs"][0]["tool"]["driver"]["rules"], "rule metadata is listed"
+
+
+def test_sarif_points_at_the_chart_template_with_a_line(tmp_path):
+    stream = helm3_stream(tmp_path)
+    text = stream.read_text().replace("harbor.virtufin.io/virtufin/api:1.0.0", "harbor.virtufin.io/virtufin/api:latest")
+    stream.write_text(text)
+    out = subprocess.run([str(VF_POST), "lint", str(stream), "--format", "sarif", "--chart-path", "chart"],
+                         capture_output=True, text=True, cwd=REPO, check=False)
+    assert out.returncode == 1
+    result = next(r for r in json.loads(out.stdout)["runs"][0]["results"] if r["ruleId"] == "image-tag-pinned")
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "chart/templates/deployment.yaml"
+    lines = (CHART / "templates" / "deployment.yaml").read_text().splitlines()
+    assert lines[location["region"]["startLine"] - 1].strip() == "kind: Deployment"
+
+
+@pytest.mark.parametrize("values", CI, ids=lambda p: p.stem)
+def test_lint_is_clean_on_the_chart_under_the_default_configuration(values, tmp_path):
+    out = lint(helm3_stream(tmp_path, [values]), "--format", "json")
+    report = json.loads(out.stdout)
+    assert out.returncode == 0, out.stdout
+    assert report["findings"] == [] and report["outcome"] == "passed"
+
+
+@pytest.mark.parametrize("values", CI, ids=lambda p: p.stem)
+def test_render_is_clean_with_hooks_under_helm4(values, tmp_path):
+    """Helm 4 hands vf-post the hooks too (the helm test pod): still no finding."""
+    report = tmp_path / "report.json"
+    out = helm("install", CHART, values=[str(values)], post_renderer="vf-post",
+               args=["--format", "json", "--report", str(report)])
+    assert out["ok"], out
+    data = json.loads(report.read_text())
+    assert data["findings"] == [], data["findings"]
+    if values.stem != "one-service-values":
+        assert any(a["object"].startswith("Pod/") and a["pass"] == "pull-secrets" for a in data["applied"]), \
+            "the test hook pod got its pull secret"
+
+
+def test_a_denied_release_under_helm4_still_tells_the_person_why(tmp_path):
+    state = tmp_path / "state"
+    out = helm("install", REPO / "tests" / "charts" / "denied", post_renderer="vf-post",
+               env={"XDG_STATE_HOME": str(state)})
+    assert not out["ok"]
+    assert 'plugin "vf-post" exited with error' in out["error"]  # all Helm 4 says
+    report = (state / "vf-post" / "last-report.txt").read_text()
+    assert "image-tag-pinned" in report and "vf-post: denied" in report
+    assert "denied/templates/pod.yaml" in report
+
+
+def test_secret_values_never_appear_in_any_report(tmp_path):
+    out = helm("install", REPO / "tests" / "charts" / "secrets")
+    stream = tmp_path / "secrets.yaml"
+    stream.write_text(out["manifest"])
+    for fmt in ("text", "json", "sarif"):
+        shown = lint(stream, "--format", fmt).stdout
+        assert "dapr-secret-inline" in shown
+        for secret in ("s3cret-db-password-1", "s3cret-api-token-2", "s3cret-inline-redis-3"):
+            assert secret not in shown, (fmt, secret)
+        assert "***" in shown  # the careless exemption reason was masked, not dropped
+
+
+def test_every_corpus_file_lints_without_failing(tmp_path):
+    for file in CORPUS:
+        out = lint(file, "--format", "json")
+        assert out.returncode in (0, 1), (file.name, out.stderr)
+        json.loads(out.stdout)
