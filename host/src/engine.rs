@@ -24,7 +24,7 @@ pub fn render(input: Vec<u8>, config: &Config, engine: Engine) -> Result<Rendere
                     .iter()
                     .filter(|d| !d.is_removed())
                     .count(),
-                output: release.stream.write(),
+                output: release.stream.into_output(),
                 applied: release.applied,
                 findings: release.findings,
             })

@@ -39,9 +39,12 @@ pub struct Document {
     pub(crate) meta: Meta,
     pub(crate) origin: Origin,
     value: Option<Value>,
-    /// The value as read, kept from the first edit on, to tell a real change from a no-op.
-    original: Option<Value>,
+    /// A fingerprint of the value as read, taken at the first edit, to tell a real change
+    /// from a no-op without keeping a copy.
+    original: Option<Fingerprint>,
     removed: bool,
+    /// Emitted while reading (a local change), with what changed; the tree is gone.
+    pub(crate) early: Option<(String, String)>,
 }
 
 impl Document {
@@ -60,6 +63,7 @@ impl Document {
             value,
             original: None,
             removed: false,
+            early: None,
         }
     }
 
@@ -73,7 +77,7 @@ impl Document {
         let meta = Meta::of_value(&value);
         let origin = Origin::Generated { before };
         let mut doc = Self::new(position, source, meta, origin, Some(value));
-        doc.original = Some(Value::Null);
+        doc.original = Some(Fingerprint::NEW);
         doc
     }
 
@@ -131,14 +135,36 @@ impl Document {
     /// keeps a copy of the original so the writer can still tell whether anything changed.
     pub fn value_mut(&mut self) -> Option<&mut Value> {
         if self.original.is_none() {
-            self.original = self.value.clone();
+            self.original = self.value.as_ref().map(Fingerprint::of);
         }
         self.value.as_mut()
     }
 
-    /// Whether the object now differs from what was read (or is new).
+    /// Moves the tree out (the writer frees it once written).
+    pub(crate) fn take_value(&mut self) -> Option<Value> {
+        if self.is_generated() {
+            None
+        } else {
+            self.value.take()
+        }
+    }
+
+    /// Whether something took the value for changing.
+    pub fn is_touched(&self) -> bool {
+        self.original.is_some() || self.early.is_some()
+    }
+
+    /// Whether the object now differs from what was read (or is new). Fingerprints the
+    /// value: call it once per document.
     pub fn is_changed(&self) -> bool {
-        !self.removed && self.original.is_some() && self.original != self.value
+        match (self.original, &self.value) {
+            _ if self.removed => false,
+            _ if self.early.is_some() => true,
+            (Some(original), Some(value)) => {
+                original == Fingerprint::NEW || original != Fingerprint::of(value)
+            }
+            _ => false,
+        }
     }
 
     /// Leaves the document out of the output (the contract is for vf-post only).
@@ -174,6 +200,14 @@ impl Document {
 }
 
 impl Meta {
+    /// The identity of a chunk holding no document.
+    pub(crate) fn empty() -> Meta {
+        Meta {
+            empty: true,
+            ..Meta::default()
+        }
+    }
+
     /// Identity read from a parsed value (for List items and generated documents).
     pub(crate) fn of_value(value: &Value) -> Meta {
         let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str);
@@ -194,6 +228,47 @@ impl Meta {
             empty: value.is_null(),
             uncertain: false,
         }
+    }
+}
+
+/// A 64-bit hash (foldhash, fixed seed) of a value's content, key order included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint(u64);
+
+impl Fingerprint {
+    /// Marks a document vf-post made: always changed.
+    const NEW: Fingerprint = Fingerprint(0);
+
+    fn of(value: &Value) -> Fingerprint {
+        use std::hash::{Hash, Hasher};
+        fn walk(value: &Value, h: &mut foldhash::quality::FoldHasher<'static>) {
+            match value {
+                Value::Null => 0u8.hash(h),
+                Value::Bool(b) => (1u8, b).hash(h),
+                Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                    (Some(i), _, _) => (2u8, i).hash(h),
+                    (_, Some(u), _) => (6u8, u).hash(h),
+                    (_, _, f) => (7u8, f.map(f64::to_bits)).hash(h),
+                },
+                Value::String(s) => (3u8, s).hash(h),
+                Value::Array(items) => {
+                    (4u8, items.len()).hash(h);
+                    items.iter().for_each(|v| walk(v, h));
+                }
+                Value::Object(map) => {
+                    (5u8, map.len()).hash(h);
+                    for (k, v) in map {
+                        k.hash(h);
+                        walk(v, h);
+                    }
+                }
+            }
+        }
+        use std::hash::BuildHasher as _;
+        let mut hasher = foldhash::quality::FixedState::with_seed(0x5f0f_u64).build_hasher();
+        walk(value, &mut hasher);
+        // 0 is reserved for new documents.
+        Fingerprint(hasher.finish().max(1))
     }
 }
 

@@ -22,7 +22,7 @@ pub use config::Config;
 pub use document::Document;
 pub use error::{Error, Result};
 pub use finding::{Finding, Severity};
-pub use stream::{Form, Scanned, Stream};
+pub use stream::{Form, Plan, Stream};
 
 /// A release read, transformed and checked: what policy modules see, before it is written.
 #[derive(Debug)]
@@ -51,11 +51,17 @@ pub struct Rendered {
 /// Bytes → documents → transforms → rules. `parse_all` parses every document (policy
 /// modules see them all); otherwise only the kinds a pass or a rule reads are parsed.
 pub fn prepare(input: Vec<u8>, config: &Config, parse_all: bool) -> Result<Release> {
-    let scanned = Scanned::read(input)?;
-    let has_contract = scanned.metas().iter().any(contract::is_contract);
-    let mut stream = scanned.parse(|meta| {
-        parse_all || transform::wants(meta, has_contract, config) || rules::wants(meta)
-    })?;
+    let keep = |meta: &stream::scan::Meta, has_contract: bool| {
+        parse_all || transform::wants(meta, has_contract) || rules::wants(meta)
+    };
+    let local = transform::local(config);
+    let plan = Plan {
+        keep: &keep,
+        local: local
+            .as_ref()
+            .map(|f| f as &(dyn Fn(&mut serde_json::Value) -> Option<String> + Sync)),
+    };
+    let mut stream = Stream::read(input, &plan)?;
     let (applied, contract) = transform::apply(&mut stream, config)?;
     let mut findings = rules::check(stream.documents(), contract.as_ref(), config);
     redact::redact(&mut findings, &redact::secret_values(stream.documents()));
@@ -71,7 +77,7 @@ pub fn prepare(input: Vec<u8>, config: &Config, parse_all: bool) -> Result<Relea
 pub fn render(input: Vec<u8>, config: &Config) -> Result<Rendered> {
     let release = prepare(input, config, false)?;
     Ok(Rendered {
-        output: release.stream.write(),
+        output: release.stream.into_output(),
         applied: release.applied,
         findings: release.findings,
     })

@@ -2,12 +2,17 @@
 //! expand `kind: List`. Writing: untouched chunks byte for byte, changed ones re-emitted
 //! under their own `---` line and `# Source:` header.
 
+pub mod build;
 pub mod emit;
 pub mod limits;
+/// serde-saphyr's reading: the reference the tree builder is tested against.
 pub mod parse;
+pub mod resolve;
 pub mod scan;
 pub mod split;
 pub mod value;
+
+use std::sync::Mutex;
 
 use serde_json::Value;
 
@@ -18,6 +23,8 @@ use scan::Meta;
 use split::Chunk;
 
 const BOM: &str = "\u{feff}";
+/// The Helm 4 source annotation as a YAML key, for [`peek`].
+const SOURCE_KEY: &str = "postrenderer.helm.sh/postrender-filename:";
 
 /// How Helm marked provenance in the input, and so how new documents must be marked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,102 +47,113 @@ pub struct Stream {
     form: Form,
 }
 
-/// Documents a scan found, before any full parse.
-#[derive(Debug)]
-pub struct Scanned {
-    input: String,
-    bom: bool,
-    chunks: Vec<Chunk>,
-    metas: Vec<Meta>,
-}
-
-impl Scanned {
-    /// Splits and scans `input`: every chunk is checked for well-formed YAML.
-    pub fn read(input: Vec<u8>) -> Result<Scanned> {
+impl Stream {
+    /// Reads a stream. Every chunk is checked for well-formed YAML. The documents `plan`
+    /// keeps are parsed into trees, in parallel; `kind: List` chunks always are (their items
+    /// are documents to the passes). The plan's local change is applied to every other
+    /// document while reading, and a changed one is emitted at once and its tree freed, so
+    /// memory follows what the pipeline reads, not the size of the input.
+    pub fn read(input: Vec<u8>, plan: &Plan<'_>) -> Result<Stream> {
         let input = String::from_utf8(input).map_err(|e| Error::NotUtf8 {
             offset: e.utf8_error().valid_up_to(),
         })?;
         let bom = input.starts_with(BOM);
-        let body = &input[if bom { BOM.len() } else { 0 }..];
-        let offset = input.len() - body.len();
-        let mut chunks = split::split(body)?;
+        let offset = if bom { BOM.len() } else { 0 };
+        let mut chunks = split::split(&input[offset..])?;
         for chunk in &mut chunks {
             chunk.start += offset;
             chunk.end += offset;
         }
-        let metas = parallel::map(
-            &chunks,
-            |c| c.end - c.start,
-            |c| scan::scan(c.text(&input)).map_err(|e| yaml_error(c, c.source_comment.clone(), e)),
+        // A cheap guess of each kind decides what to parse; a wrong guess costs time, not
+        // correctness: the scan of an unparsed chunk reads its real identity.
+        let peeks: Vec<Peek> = chunks.iter().map(|c| peek(c.text(&input))).collect();
+        let guessed_contract = peeks
+            .iter()
+            .filter_map(|p| p.meta.as_ref())
+            .any(crate::contract::is_contract);
+        let read = |i: usize, has_contract: bool, known: Option<&Meta>| -> Result<Read> {
+            let text = chunks[i].text(&input);
+            let keep = |m: &Meta| m.uncertain || is_list(m) || (plan.keep)(m, has_contract);
+            let wanted = |m: &Meta| keep(m) || plan.local.is_some();
+            let built = match known {
+                Some(meta) if !keep(meta) => return Ok(Read::scanned(meta.clone())),
+                Some(_) => true,
+                None => peeks[i].meta.as_ref().is_some_and(&wanted),
+            };
+            let source = chunks[i]
+                .source_comment
+                .clone()
+                .or_else(|| peeks[i].source.clone());
+            if !built {
+                let meta =
+                    scan::scan(text).map_err(|e| yaml_error(&chunks[i], source.clone(), e, i))?;
+                if meta.empty || !wanted(&meta) {
+                    return Ok(Read::scanned(meta));
+                }
+            }
+            let mut value = build::build(text).map_err(|e| yaml_error(&chunks[i], source, e, i))?;
+            let meta = value.as_ref().map_or_else(Meta::empty, Meta::of_value);
+            if keep(&meta) {
+                return Ok(Read {
+                    meta,
+                    value,
+                    early: None,
+                });
+            }
+            let early = match (plan.local, value.as_mut()) {
+                (Some(local), Some(v)) => local(v).map(|change| (emit::emit(v), change)),
+                _ => None,
+            };
+            Ok(Read {
+                meta,
+                value: None,
+                early,
+            })
+        };
+        let indices: Vec<usize> = (0..chunks.len()).collect();
+        let mut reads = parallel::map(
+            &indices,
+            |&i| chunks[i].end - chunks[i].start,
+            |&i| read(i, guessed_contract, None),
         )
         .into_iter()
-        .enumerate()
-        .map(|(i, meta)| meta.map_err(|e| renumber(e, i)))
-        .collect::<Result<Vec<_>>>()?;
-        Ok(Scanned {
-            input,
-            bom,
-            chunks,
-            metas,
-        })
+        .collect::<Result<Vec<Read>>>()?;
+        // The guess missed a contract (flow style, say): parse what the passes now want.
+        if !guessed_contract && reads.iter().any(|r| crate::contract::is_contract(&r.meta)) {
+            for i in indices {
+                if reads[i].value.is_none() && reads[i].early.is_none() && !reads[i].meta.empty {
+                    reads[i] = read(i, true, Some(&reads[i].meta.clone()))?;
+                }
+            }
+        }
+        Ok(Self::assemble(input, bom, chunks, reads))
     }
 
-    /// What the scan read of each chunk's document.
-    pub fn metas(&self) -> &[Meta] {
-        &self.metas
+    /// Reads a stream, parsing every document.
+    pub fn read_all(input: Vec<u8>) -> Result<Stream> {
+        Self::read(
+            input,
+            &Plan {
+                keep: &|_, _| true,
+                local: None,
+            },
+        )
     }
 
-    /// Parses the chunks `wanted` asks for (and every `List`, whose items are documents),
-    /// in parallel, and builds the documents.
-    pub fn parse(self, wanted: impl Fn(&Meta) -> bool + Sync) -> Result<Stream> {
-        let Scanned {
-            input,
-            bom,
-            chunks,
-            metas,
-        } = self;
-        let jobs: Vec<(usize, bool)> = metas
+    /// Changes made while reading: (document, pass, change).
+    pub fn early_changes(&self) -> impl Iterator<Item = (&Document, &str)> {
+        self.docs
             .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let list = is_list(m);
-                (i, !m.empty && (m.uncertain || list || wanted(m)))
-            })
-            .collect();
-        let values = parallel::map(
-            &jobs,
-            |&(i, go)| {
-                if go {
-                    chunks[i].end - chunks[i].start
-                } else {
-                    0
-                }
-            },
-            |&(i, go)| -> Result<Option<Value>> {
-                if !go {
-                    return Ok(None);
-                }
-                let chunk = &chunks[i];
-                parse::parse(chunk.text(&input)).map_err(|e| {
-                    let source = chunk
-                        .source_comment
-                        .clone()
-                        .or_else(|| metas[i].source_annotation.clone());
-                    renumber(yaml_error(chunk, source, e), i)
-                })
-            },
-        );
+            .filter_map(|d| d.early.as_ref().map(|(_, change)| (d, change.as_str())))
+    }
+
+    fn assemble(input: String, bom: bool, chunks: Vec<Chunk>, reads: Vec<Read>) -> Stream {
         let mut docs = Vec::with_capacity(chunks.len());
         let mut lists = Vec::new();
-        for (i, (meta, value)) in metas.into_iter().zip(values).enumerate() {
-            let value = value?;
+        for (i, Read { meta, value, early }) in reads.into_iter().enumerate() {
             if meta.empty {
                 continue;
             }
-            let meta = match (&value, meta.uncertain) {
-                (Some(v), true) => Meta::of_value(v),
-                _ => meta,
-            };
             let source = chunks[i]
                 .source_comment
                 .clone()
@@ -160,7 +178,11 @@ impl Scanned {
                     }
                     lists.push((i, list));
                 }
-                value => docs.push(Document::new(i + 1, source, meta, Origin::Chunk(i), value)),
+                value => {
+                    let mut doc = Document::new(i + 1, source, meta, Origin::Chunk(i), value);
+                    doc.early = early;
+                    docs.push(doc);
+                }
             }
         }
         let form = if docs.iter().any(|d| d.meta.source_annotation.is_some()) {
@@ -168,14 +190,79 @@ impl Scanned {
         } else {
             Form::Helm3
         };
-        Ok(Stream {
+        Stream {
             input,
             bom,
             chunks,
             lists,
             docs,
             form,
-        })
+        }
+    }
+}
+
+/// A change that needs only the document itself: says what it did, if anything.
+pub type LocalChange<'a> = dyn Fn(&mut Value) -> Option<String> + Sync + 'a;
+
+/// What reading does with each document.
+pub struct Plan<'a> {
+    /// Documents something reads after the read (a release-wide pass, a rule, a policy
+    /// module), given their identity and whether the release holds a vf-post contract.
+    pub keep: &'a (dyn Fn(&Meta, bool) -> bool + Sync),
+    /// A change needing only the document itself; returns what it did, if anything.
+    pub local: Option<&'a LocalChange<'a>>,
+}
+
+/// What reading one chunk gave.
+struct Read {
+    meta: Meta,
+    value: Option<Value>,
+    /// Emitted while reading: the body and what changed.
+    early: Option<(String, String)>,
+}
+
+impl Read {
+    fn scanned(meta: Meta) -> Read {
+        Read {
+            meta,
+            value: None,
+            early: None,
+        }
+    }
+}
+
+/// A cheap look at a chunk's lines: a guess of its identity, and its template.
+struct Peek {
+    /// `apiVersion` and `kind` from unindented lines; `None` without a `kind:` line (flow
+    /// style, say). Only a hint for what to parse.
+    meta: Option<Meta>,
+    /// The Helm 4 source annotation, so even a document that cannot be parsed names its template.
+    source: Option<String>,
+}
+
+fn peek(text: &str) -> Peek {
+    let mut meta = Meta::default();
+    let mut found = false;
+    let mut source = None;
+    let value = |rest: &str| {
+        let rest = rest.split(" #").next().unwrap_or(rest).trim();
+        rest.trim_matches(|c| c == '"' || c == '\'').to_owned()
+    };
+    for line in text.lines() {
+        if let Some(kind) = line.strip_prefix("kind:") {
+            meta.kind = value(kind);
+            found = true;
+        } else if let Some(api_version) = line.strip_prefix("apiVersion:") {
+            meta.api_version = value(api_version);
+        } else if source.is_none()
+            && let Some(rest) = line.trim_start().strip_prefix(SOURCE_KEY)
+        {
+            source = Some(value(rest));
+        }
+    }
+    Peek {
+        meta: found.then_some(meta),
+        source,
     }
 }
 
@@ -183,11 +270,11 @@ fn is_list(meta: &Meta) -> bool {
     meta.kind == "List" && meta.api_version == "v1"
 }
 
-fn yaml_error(chunk: &Chunk, source: Option<String>, e: scan::SyntaxError) -> Error {
+fn yaml_error(chunk: &Chunk, source: Option<String>, e: scan::SyntaxError, index: usize) -> Error {
     Error::Yaml {
         at: At {
-            document: 0,
-            source,
+            document: index + 1,
+            source: source.or_else(|| chunk.source_comment.clone()),
         },
         line: chunk.line + e.line - 1,
         column: e.column,
@@ -195,19 +282,7 @@ fn yaml_error(chunk: &Chunk, source: Option<String>, e: scan::SyntaxError) -> Er
     }
 }
 
-fn renumber(mut error: Error, index: usize) -> Error {
-    if let Error::Yaml { at, .. } = &mut error {
-        at.document = index + 1;
-    }
-    error
-}
-
 impl Stream {
-    /// Reads a stream, parsing every document.
-    pub fn read_all(input: Vec<u8>) -> Result<Stream> {
-        Scanned::read(input)?.parse(|_| true)
-    }
-
     /// Which provenance marker the input used.
     pub fn form(&self) -> Form {
         self.form
@@ -249,25 +324,62 @@ impl Stream {
         self.docs.last_mut().expect("just pushed")
     }
 
-    /// Whether writing would reproduce the input byte for byte.
-    pub fn is_unchanged(&self) -> bool {
-        self.docs.iter().all(|d| !d.is_changed() && !d.is_removed())
-    }
-
-    /// Writes the stream: untouched chunks as they came, changed ones re-emitted.
-    pub fn write(&self) -> Vec<u8> {
-        if self.is_unchanged() {
-            return self.input.clone().into_bytes();
+    /// Writes the stream: untouched chunks as they came, changed ones re-emitted. Consumes
+    /// the stream so each document's tree is freed as soon as it is written out.
+    pub fn into_output(mut self) -> Vec<u8> {
+        let changed = parallel::map(
+            &self.docs,
+            |d| if d.is_touched() { 1 } else { 0 },
+            Document::is_changed,
+        );
+        if !changed.iter().any(|&c| c) && !self.docs.iter().any(Document::is_removed) {
+            return self.input.into_bytes();
         }
         let by_chunk = self.docs_by_chunk();
-        let emitted = self.emit_changed(&by_chunk);
+        // Trees of rewritten chunks move into slots the emitting workers empty, so they are
+        // freed as they go; the others are not needed any more.
+        let mut rewritten = vec![false; self.chunks.len()];
+        for (c, members) in by_chunk.iter().enumerate() {
+            rewritten[c] = members.iter().any(|&d| changed[d]);
+        }
+        let slots: Vec<Mutex<Option<Pending>>> = self
+            .docs
+            .iter_mut()
+            .map(|d| {
+                let keep = match d.origin {
+                    Origin::Chunk(c) | Origin::ListItem { chunk: c, .. } => rewritten[c],
+                    Origin::Generated { .. } => false,
+                };
+                let pending = match d.early.take() {
+                    Some((body, _)) if keep => Some(Pending::Text(body)),
+                    _ if keep => d.take_value().map(Pending::Tree),
+                    _ => None,
+                };
+                Mutex::new(pending)
+            })
+            .collect();
+        let (docs, lists) = (&self.docs, &self.lists);
+        let indices: Vec<usize> = (0..self.chunks.len()).collect();
+        let emitted = parallel::map(
+            &indices,
+            |&c| {
+                let touched = by_chunk[c].iter().any(|&d| changed[d]);
+                if touched {
+                    self.chunks[c].end - self.chunks[c].start
+                } else {
+                    0
+                }
+            },
+            |&c| rewrite(docs, lists, c, &by_chunk[c], &changed, &slots),
+        );
+        drop(slots);
         let mut out = String::with_capacity(self.input.len() + 1024);
         if self.bom {
             out.push_str(BOM);
         }
-        for (i, chunk) in self.chunks.iter().enumerate() {
+        for (i, (chunk, rewritten)) in self.chunks.iter().zip(emitted).enumerate() {
             self.write_generated(&mut out, Some(i));
-            match &emitted[i] {
+            match rewritten {
                 Rewrite::Keep => {
                     let text = chunk.text(&self.input);
                     start_document(&mut out, self.bom, text.starts_with("---"));
@@ -278,7 +390,7 @@ impl Stream {
                     let preamble = chunk.preamble(&self.input);
                     start_document(&mut out, self.bom, preamble.starts_with("---"));
                     out.push_str(preamble);
-                    out.push_str(body);
+                    out.push_str(&body);
                 }
             }
         }
@@ -317,49 +429,59 @@ impl Stream {
         }
         by_chunk
     }
+}
 
-    /// Decides and emits, in parallel, what each chunk becomes.
-    fn emit_changed(&self, by_chunk: &[Vec<usize>]) -> Vec<Rewrite> {
-        let indices: Vec<usize> = (0..self.chunks.len()).collect();
-        parallel::map(
-            &indices,
-            |&c| {
-                let touched = by_chunk[c].iter().any(|&d| self.docs[d].is_changed());
-                if touched {
-                    self.chunks[c].end - self.chunks[c].start
-                } else {
-                    0
-                }
-            },
-            |&c| self.rewrite(c, &by_chunk[c]),
-        )
+/// What chunk `chunk` becomes: kept, dropped, or its changed document(s) re-emitted.
+fn rewrite(
+    docs: &[Document],
+    lists: &[(usize, Value)],
+    chunk: usize,
+    members: &[usize],
+    changed: &[bool],
+    slots: &[Mutex<Option<Pending>>],
+) -> Rewrite {
+    let take = |d: usize| {
+        slots[d]
+            .lock()
+            .expect("no worker panics holding a slot")
+            .take()
+    };
+    let body = |pending: Option<Pending>| match pending.expect("changed documents have a value") {
+        Pending::Text(text) => text,
+        Pending::Tree(value) => emit::emit(&value),
+    };
+    let untouched = members
+        .iter()
+        .all(|&d| !changed[d] && !docs[d].is_removed());
+    if let Some((_, list)) = lists.iter().find(|(c, _)| *c == chunk) {
+        if untouched {
+            return Rewrite::Keep;
+        }
+        let mut list = list.clone();
+        let items: Vec<Value> = members
+            .iter()
+            .filter(|&&d| !docs[d].is_removed())
+            .filter_map(|&d| match take(d) {
+                Some(Pending::Tree(value)) => Some(value),
+                _ => None,
+            })
+            .collect();
+        if let Some(map) = list.as_object_mut() {
+            map.insert("items".into(), Value::Array(items));
+        }
+        return Rewrite::Body(emit::emit(&list));
     }
+    match members.first() {
+        Some(&d) if docs[d].is_removed() => Rewrite::Drop,
+        Some(&d) if changed[d] => Rewrite::Body(body(take(d))),
+        _ => Rewrite::Keep,
+    }
+}
 
-    fn rewrite(&self, chunk: usize, docs: &[usize]) -> Rewrite {
-        let docs: Vec<&Document> = docs.iter().map(|&d| &self.docs[d]).collect();
-        if let Some((_, list)) = self.lists.iter().find(|(c, _)| *c == chunk) {
-            if docs.iter().all(|d| !d.is_changed() && !d.is_removed()) {
-                return Rewrite::Keep;
-            }
-            let mut list = list.clone();
-            let items: Vec<Value> = docs
-                .iter()
-                .filter(|d| !d.is_removed())
-                .filter_map(|d| d.value().cloned())
-                .collect();
-            if let Some(map) = list.as_object_mut() {
-                map.insert("items".into(), Value::Array(items));
-            }
-            return Rewrite::Body(emit::emit(&list));
-        }
-        match docs.first() {
-            Some(doc) if doc.is_removed() => Rewrite::Drop,
-            Some(doc) if doc.is_changed() => Rewrite::Body(emit::emit(
-                doc.value().expect("changed documents have values"),
-            )),
-            _ => Rewrite::Keep,
-        }
-    }
+/// A changed document waiting to be written: its tree, or its text emitted while reading.
+enum Pending {
+    Tree(Value),
+    Text(String),
 }
 
 /// What one chunk becomes in the output.

@@ -40,16 +40,34 @@ pub fn apply(stream: &mut Stream, config: &Config) -> Result<(Vec<Applied>, Opti
         services_json::apply(stream, contract, &mut log)?;
     }
     common_annotations::apply(stream, &config.transforms, &mut log);
+    for (doc, change) in stream.early_changes() {
+        log.push(Applied {
+            pass: common_annotations::PASS,
+            object: object_name(doc),
+            source: doc.source.clone(),
+            change: change.to_owned(),
+        });
+    }
     Ok((log, contract))
 }
 
-/// Whether some pass needs a document parsed; `has_contract` says whether the release holds
-/// a contract (without one, only chart-independent passes run).
-pub fn wants(meta: &Meta, has_contract: bool, config: &Config) -> bool {
+/// The change that needs only the document itself, for documents nothing else reads: it is
+/// applied while the stream is read (see `stream::Plan`).
+pub fn local(
+    config: &Config,
+) -> Option<impl Fn(&mut serde_json::Value) -> Option<String> + Sync + '_> {
+    let transforms = &config.transforms;
+    (!transforms.common_annotations.is_empty()).then_some(move |value: &mut serde_json::Value| {
+        common_annotations::annotate(value, transforms)
+    })
+}
+
+/// Whether a release-wide pass reads a document; `has_contract` says whether the release
+/// holds a contract (without one, only the local change of [`local`] runs).
+pub fn wants(meta: &Meta, has_contract: bool) -> bool {
     contract::is_contract(meta)
         || (has_contract && matches!(meta.kind.as_str(), "Service" | "ConfigMap"))
         || (has_contract && crate::workload::has_pods(&meta.kind))
-        || common_annotations::wants(meta, &config.transforms)
 }
 
 /// `Kind/name`, as findings and logs name objects.

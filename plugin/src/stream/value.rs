@@ -143,7 +143,7 @@ impl Visitor<'_> for KeyVisitor {
 }
 
 /// Go's `strconv.FormatFloat(v, 'g', -1, 32)` with go-yaml's names for the non-finite values.
-fn go_float_key(v: f64) -> String {
+pub(crate) fn go_float_key(v: f64) -> String {
     if v.is_nan() {
         return ".nan".into();
     }

@@ -1,48 +1,65 @@
 //! `transforms.commonAnnotations`: the same annotations on every object, as kustomize does.
-//! Keys the chart set keep the chart's value.
+//! Keys the chart set keep the chart's value. The change needs only the document itself, so
+//! documents nothing else reads get it while the stream is read (stream::Plan::local).
 
 use serde_json::Value;
 
 use super::{Applied, object_name};
 use crate::config::Transforms;
 use crate::document::object_entry;
-use crate::stream::{Stream, scan::Meta};
+use crate::stream::Stream;
 
-pub fn wants(_meta: &Meta, transforms: &Transforms) -> bool {
-    !transforms.common_annotations.is_empty()
+/// Name of the pass in reports.
+pub const PASS: &str = "common-annotations";
+
+/// The configured annotations an object lacks (none when it has no metadata mapping).
+fn missing<'t>(value: &Value, transforms: &'t Transforms) -> Vec<(&'t String, &'t String)> {
+    let Some(metadata) = value.get("metadata").filter(|m| m.is_object()) else {
+        return Vec::new();
+    };
+    let existing = metadata.get("annotations");
+    transforms
+        .common_annotations
+        .iter()
+        .filter(|(k, _)| existing.and_then(|a| a.get(k.as_str())).is_none())
+        .collect()
 }
 
+/// Adds the missing annotations to one object; says what it did, if anything.
+pub fn annotate(value: &mut Value, transforms: &Transforms) -> Option<String> {
+    let missing = missing(value, transforms);
+    if missing.is_empty() {
+        return None;
+    }
+    let metadata = value.get_mut("metadata").expect("missing() found metadata");
+    let annotations = object_entry(metadata, "annotations");
+    for (key, value) in &missing {
+        annotations.insert((*key).clone(), Value::String((*value).clone()));
+    }
+    Some(format!("{} annotation(s)", missing.len()))
+}
+
+/// Annotates the documents kept as trees (and those vf-post made).
 pub fn apply(stream: &mut Stream, transforms: &Transforms, log: &mut Vec<Applied>) {
     if transforms.common_annotations.is_empty() {
         return;
     }
     for doc in stream.documents_mut() {
-        let Some(value) = doc.value() else { continue };
-        if doc.is_removed() || !value.get("metadata").is_some_and(Value::is_object) {
+        if doc.is_removed() {
             continue;
         }
-        let existing = value.pointer("/metadata/annotations");
-        let missing: Vec<(&String, &String)> = transforms
-            .common_annotations
-            .iter()
-            .filter(|(k, _)| existing.and_then(|a| a.get(k.as_str())).is_none())
-            .collect();
-        if missing.is_empty() {
+        if doc
+            .value()
+            .is_none_or(|v| missing(v, transforms).is_empty())
+        {
             continue;
         }
-        let metadata = doc
-            .value_mut()
-            .and_then(|v| v.get_mut("metadata"))
-            .expect("checked");
-        let annotations = object_entry(metadata, "annotations");
-        for (key, value) in &missing {
-            annotations.insert((*key).clone(), Value::String((*value).clone()));
-        }
+        let change = annotate(doc.value_mut().expect("checked"), transforms).expect("checked");
         log.push(Applied {
-            pass: "common-annotations",
+            pass: PASS,
             object: object_name(doc),
             source: doc.source.clone(),
-            change: format!("{} annotation(s)", missing.len()),
+            change,
         });
     }
 }
