@@ -55,6 +55,15 @@ pub struct Lint {
 
 #[derive(Debug, Subcommand)]
 pub enum Policy {
+    /// Turns a core WebAssembly module built with wit-bindgen into a component, as
+    /// `wasm-tools component new` does.
+    Componentize {
+        /// The core module (`cargo build --target wasm32-unknown-unknown` output).
+        module: PathBuf,
+        /// Where to write the component.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
     /// Shows a module's WIT package and version, its exports, and whether it loads under the
     /// sandbox rules (no imports, the vf:policy world).
     Inspect {

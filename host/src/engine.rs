@@ -1,34 +1,247 @@
-//! Runs the engine: natively, or as a WebAssembly component in the sandbox.
+//! The engine behind one run: compiled into vf-post, or the same engine as a WebAssembly
+//! component in the sandbox (`--engine wasm`). Policy modules and reports work with either
+//! through [`Release`].
 
-use anyhow::Result;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, anyhow};
 use vf_plugin::Config;
+use vf_plugin::modules::{DocView, ModuleHit};
+use vf_plugin::transform::Applied;
 
 use crate::cli::Engine;
 
-/// The engine's result, with the number of objects for the report.
-pub struct Rendered {
-    pub output: Vec<u8>,
+/// What a run reports.
+pub struct Summary {
     pub objects: usize,
-    pub applied: Vec<vf_plugin::transform::Applied>,
+    pub applied: Vec<Applied>,
     pub findings: Vec<vf_plugin::Finding>,
 }
 
-pub fn render(input: Vec<u8>, config: &Config, engine: Engine) -> Result<Rendered> {
-    match engine {
-        Engine::Native => {
-            let release = vf_plugin::prepare(input, config, false)?;
-            Ok(Rendered {
-                objects: release
-                    .stream
-                    .documents()
-                    .iter()
-                    .filter(|d| !d.is_removed())
-                    .count(),
-                output: release.stream.into_output(),
-                applied: release.applied,
-                findings: release.findings,
+/// A release between reading and writing.
+pub trait Release {
+    /// Documents a policy module sees.
+    fn views(
+        &mut self,
+        kinds: &[String],
+        team: Option<&str>,
+        with_object: bool,
+    ) -> Result<Vec<DocView>>;
+    /// Checks a module's patch, applies it when `apply`, and logs it.
+    fn patch(&mut self, origin: &str, index: u32, operations: &str, apply: bool) -> Result<()>;
+    /// Adds a module's findings.
+    fn settle(&mut self, origin: &str, hits: Vec<ModuleHit>) -> Result<()>;
+    /// Objects, changes and findings so far.
+    fn summary(&mut self) -> Result<Summary>;
+    /// Writes the post-rendered stream.
+    fn finish(self: Box<Self>) -> Result<Vec<u8>>;
+}
+
+/// Reads, transforms and checks `input` with the chosen engine. `parse_all` when policy
+/// modules will read every document; `module_rules` are the rule ids they declare.
+pub fn open(
+    input: Vec<u8>,
+    config: &Config,
+    engine: Engine,
+    parse_all: bool,
+    module_rules: &[String],
+) -> Result<Box<dyn Release>> {
+    Ok(match engine {
+        Engine::Native => Box::new(vf_plugin::prepare(input, config, parse_all, module_rules)?),
+        Engine::Wasm => Box::new(wasm::WasmRelease::open(
+            input,
+            config,
+            parse_all,
+            module_rules,
+        )?),
+    })
+}
+
+impl Release for vf_plugin::Release {
+    fn views(
+        &mut self,
+        kinds: &[String],
+        team: Option<&str>,
+        with_object: bool,
+    ) -> Result<Vec<DocView>> {
+        Ok(vf_plugin::Release::views(self, kinds, team, with_object))
+    }
+
+    fn patch(&mut self, origin: &str, index: u32, operations: &str, apply: bool) -> Result<()> {
+        Ok(vf_plugin::Release::patch(
+            self, origin, index, operations, apply,
+        )?)
+    }
+
+    fn settle(&mut self, origin: &str, hits: Vec<ModuleHit>) -> Result<()> {
+        Ok(vf_plugin::Release::settle(self, origin, hits)?)
+    }
+
+    fn summary(&mut self) -> Result<Summary> {
+        Ok(Summary {
+            objects: self.objects(),
+            applied: self.applied.clone(),
+            findings: self.findings.clone(),
+        })
+    }
+
+    fn finish(self: Box<Self>) -> Result<Vec<u8>> {
+        Ok(self.stream.into_output())
+    }
+}
+
+/// Where the engine component is: `$VF_POST_ENGINE_WASM`, else `vf-post-engine.wasm` beside
+/// the vf-post binary (scripts/build-wasm puts it there).
+pub fn engine_component() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("VF_POST_ENGINE_WASM") {
+        return Ok(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe().context("cannot locate the vf-post binary")?;
+    let path = exe.with_file_name("vf-post-engine.wasm");
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(anyhow!(
+            "--engine wasm needs {} (scripts/build-wasm builds it), or VF_POST_ENGINE_WASM",
+            path.display()
+        ))
+    }
+}
+
+mod wasm {
+    //! The engine component: every call crosses the sandbox as JSON text.
+
+    use anyhow::{Context as _, Result, anyhow};
+    use serde::Deserialize;
+    use wasmtime::Store;
+    use wasmtime::component::{Linker, ResourceAny};
+
+    use super::{DocView, ModuleHit, Summary};
+    use crate::policy::bindings::engine::EngineComponent;
+    use crate::policy::bindings::engine::exports::vf::engine::engine::Error;
+    use crate::policy::cache;
+    use crate::policy::sandbox::{self, Bounds, Limits};
+
+    /// Our own engine is trusted with time, not with memory beyond what wasm32 can address.
+    const BOUNDS: Bounds = Bounds {
+        timeout: None,
+        memory_bytes: 4 << 30,
+    };
+
+    pub struct WasmRelease {
+        store: Store<Limits>,
+        instance: EngineComponent,
+        release: ResourceAny,
+    }
+
+    fn refused(error: Error) -> anyhow::Error {
+        match error {
+            Error::Refused(message) => anyhow!(message),
+        }
+    }
+
+    impl WasmRelease {
+        pub fn open(
+            input: Vec<u8>,
+            config: &vf_plugin::Config,
+            parse_all: bool,
+            module_rules: &[String],
+        ) -> Result<Self> {
+            let path = super::engine_component()?;
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let engine = sandbox::engine()?;
+            let (component, _) = cache::load(engine, &bytes, cache::default_dir().as_deref())
+                .with_context(|| format!("the engine component {}", path.display()))?;
+            let mut store = sandbox::store(engine, BOUNDS);
+            let instance =
+                EngineComponent::instantiate(&mut store, &component, &Linker::new(engine))
+                    .map_err(|e| anyhow!("cannot start the engine component: {e:#}"))?;
+            let config = serde_json::to_string(config)?;
+            let release = instance
+                .vf_engine_engine()
+                .release()
+                .call_open(&mut store, &input, &config, parse_all, module_rules)
+                .map_err(|e| {
+                    anyhow!(
+                        "the engine component {}",
+                        sandbox::explain(&e, &store, BOUNDS)
+                    )
+                })?
+                .map_err(refused)?;
+            Ok(WasmRelease {
+                store,
+                instance,
+                release,
             })
         }
-        Engine::Wasm => anyhow::bail!("--engine wasm is not available yet"),
+
+        fn guest<T>(
+            &mut self,
+            f: impl FnOnce(&EngineComponent, &mut Store<Limits>, ResourceAny) -> wasmtime::Result<T>,
+        ) -> Result<T> {
+            f(&self.instance, &mut self.store, self.release).map_err(|e| {
+                anyhow!(
+                    "the engine component {}",
+                    sandbox::explain(&e, &self.store, BOUNDS)
+                )
+            })
+        }
+    }
+
+    #[derive(Deserialize)]
+    struct Report {
+        objects: usize,
+        applied: Vec<vf_plugin::transform::Applied>,
+        findings: Vec<vf_plugin::Finding>,
+    }
+
+    impl super::Release for WasmRelease {
+        fn views(
+            &mut self,
+            kinds: &[String],
+            team: Option<&str>,
+            with_object: bool,
+        ) -> Result<Vec<DocView>> {
+            let json = self.guest(|i, s, r| {
+                i.vf_engine_engine()
+                    .release()
+                    .call_documents(s, r, kinds, team, with_object)
+            })?;
+            Ok(serde_json::from_str(&json)?)
+        }
+
+        fn patch(&mut self, origin: &str, index: u32, operations: &str, apply: bool) -> Result<()> {
+            self.guest(|i, s, r| {
+                i.vf_engine_engine()
+                    .release()
+                    .call_patch(s, r, origin, index, operations, apply)
+            })?
+            .map_err(refused)
+        }
+
+        fn settle(&mut self, origin: &str, hits: Vec<ModuleHit>) -> Result<()> {
+            let hits = serde_json::to_string(&hits)?;
+            self.guest(|i, s, r| {
+                i.vf_engine_engine()
+                    .release()
+                    .call_settle(s, r, origin, &hits)
+            })?
+            .map_err(refused)
+        }
+
+        fn summary(&mut self) -> Result<Summary> {
+            let json = self.guest(|i, s, r| i.vf_engine_engine().release().call_report(s, r))?;
+            let report: Report = serde_json::from_str(&json)?;
+            Ok(Summary {
+                objects: report.objects,
+                applied: report.applied,
+                findings: report.findings,
+            })
+        }
+
+        fn finish(mut self: Box<Self>) -> Result<Vec<u8>> {
+            self.guest(|i, s, r| i.vf_engine_engine().release().call_finish(s, r))
+        }
     }
 }

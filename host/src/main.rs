@@ -3,6 +3,7 @@
 mod cli;
 mod engine;
 mod output;
+mod policy;
 mod report;
 mod run;
 mod settings;

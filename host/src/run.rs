@@ -7,50 +7,54 @@ use anyhow::{Context as _, Result};
 
 use crate::Outcome;
 use crate::cli::{Cli, ColorChoice, Command, Format, Lint, Options, Policy, Shared};
+use crate::engine::{self, Release};
+use crate::policy::load::PolicyModule;
 use crate::report::{Report, Section};
-use crate::{engine, output, settings};
+use crate::{output, settings};
 
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         None => render(&cli.options),
         Some(Command::Lint(lint)) => lint_files(&lint),
         Some(Command::Rules(shared)) => list_rules(&shared),
-        Some(Command::Policy(Policy::Inspect { module, .. })) => {
-            anyhow::bail!(
-                "cannot inspect {}: policy modules are not supported yet",
-                module.display()
-            )
+        Some(Command::Policy(Policy::Inspect { module, shared })) => {
+            let config = settings::load(shared.config.as_deref())?;
+            let text =
+                crate::policy::inspect::inspect(&module, crate::policy::bounds(&config.sandbox))?;
+            output::write_stdout(text.as_bytes()).context("cannot write stdout")?;
+            Ok(Outcome::Clean)
+        }
+        Some(Command::Policy(Policy::Componentize { module, output })) => {
+            crate::policy::componentize::componentize(&module, &output)?;
+            Ok(Outcome::Clean)
         }
     }
 }
 
-/// stdin → engine → stdout: what Helm runs. A denied release writes nothing to stdout.
+/// stdin → engine → policy modules → stdout: what Helm runs. A denied release writes
+/// nothing to stdout.
 fn render(options: &Options) -> Result<Outcome> {
-    let config = settings::load(options.shared.config.as_deref())?;
+    let (config, modules) = configure(options)?;
     let input = read_input(Path::new("-"))?;
-    let rendered = engine::render(input, &config, options.engine)?;
+    let (section, release) = process(input, None, &config, &modules, options)?;
     let report = Report {
-        sections: vec![Section {
-            input: None,
-            objects: rendered.objects,
-            applied: rendered.applied,
-            findings: rendered.findings,
-        }],
+        sections: vec![section],
         audit: options.audit,
-        module_rules: Vec::new(),
+        module_rules: module_rules(&modules),
     };
     deliver(&report, options, Target::Stderr)?;
     if report.denied() {
         return Ok(Outcome::Denied);
     }
-    output::write_stdout(&rendered.output).context("cannot write stdout")?;
+    let output = release.finish()?;
+    output::write_stdout(&output).context("cannot write stdout")?;
     Ok(Outcome::Clean)
 }
 
-/// Files → engine → findings on stdout; the rendered manifests are dropped.
+/// Files → engine → policy modules → findings on stdout; the manifests are dropped.
 fn lint_files(lint: &Lint) -> Result<Outcome> {
     let options = &lint.options;
-    let config = settings::load(options.shared.config.as_deref())?;
+    let (config, modules) = configure(options)?;
     let files = if lint.files.is_empty() {
         vec![PathBuf::from("-")]
     } else {
@@ -58,18 +62,15 @@ fn lint_files(lint: &Lint) -> Result<Outcome> {
     };
     let mut report = Report {
         audit: options.audit,
+        module_rules: module_rules(&modules),
         ..Report::default()
     };
     for file in &files {
         let input = read_input(file)?;
-        let rendered = engine::render(input, &config, options.engine)
+        let name = (file.as_os_str() != "-").then(|| file.display().to_string());
+        let (section, _) = process(input, name, &config, &modules, options)
             .with_context(|| format!("{}", file.display()))?;
-        report.sections.push(Section {
-            input: (file.as_os_str() != "-").then(|| file.display().to_string()),
-            objects: rendered.objects,
-            applied: rendered.applied,
-            findings: rendered.findings,
-        });
+        report.sections.push(section);
     }
     deliver(&report, options, Target::Stdout)?;
     Ok(if report.denied() {
@@ -77,6 +78,53 @@ fn lint_files(lint: &Lint) -> Result<Outcome> {
     } else {
         Outcome::Clean
     })
+}
+
+/// The configuration and its policy modules, loaded and their settings checked.
+fn configure(options: &Options) -> Result<(vf_plugin::Config, Vec<PolicyModule>)> {
+    let path = options.shared.config.as_deref();
+    let config = settings::load(path)?;
+    let modules = crate::policy::modules(&config, &settings::base(path))?;
+    Ok((config, modules))
+}
+
+/// One input through the engine and the policy modules: its report section, and the
+/// release, still to be written.
+fn process(
+    input: Vec<u8>,
+    name: Option<String>,
+    config: &vf_plugin::Config,
+    modules: &[PolicyModule],
+    options: &Options,
+) -> Result<(Section, Box<dyn Release>)> {
+    let rules: Vec<String> = module_rules(modules)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let mut release = engine::open(input, config, options.engine, !modules.is_empty(), &rules)?;
+    crate::policy::evaluate::evaluate(modules, release.as_mut())?;
+    let summary = release.summary()?;
+    let section = Section {
+        input: name,
+        objects: summary.objects,
+        applied: summary.applied,
+        findings: summary.findings,
+    };
+    Ok((section, release))
+}
+
+/// The rules policy modules declare: (id, summary).
+fn module_rules(modules: &[PolicyModule]) -> Vec<(String, String)> {
+    modules
+        .iter()
+        .flat_map(|m| {
+            m.loaded
+                .metadata
+                .rules
+                .iter()
+                .map(|r| (r.id.clone(), r.summary.clone()))
+        })
+        .collect()
 }
 
 fn list_rules(shared: &Shared) -> Result<Outcome> {

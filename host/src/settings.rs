@@ -32,3 +32,10 @@ pub fn parse(text: &str) -> Result<Config> {
     })?;
     Ok(config)
 }
+
+/// The directory module paths in the configuration are relative to.
+pub fn base(path: Option<&Path>) -> std::path::PathBuf {
+    path.and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| std::path::PathBuf::from("."), Path::to_path_buf)
+}

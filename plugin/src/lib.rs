@@ -4,14 +4,21 @@
 //! component. The data flow is the module list: [`stream`] reads bytes into [`Document`]s,
 //! [`transform`] changes them, and [`stream::Stream::write`] turns them back into bytes.
 #![warn(missing_docs)]
+#![cfg_attr(not(target_arch = "wasm32"), forbid(unsafe_code))]
 
+// wit-bindgen's generated glue needs `unsafe` for the canonical ABI.
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)]
+mod component;
 pub mod config;
 pub mod contract;
 pub mod dapr;
 pub mod document;
 pub mod error;
 pub mod finding;
+pub mod modules;
 mod parallel;
+pub mod patch;
 pub mod redact;
 pub mod rules;
 pub mod stream;
@@ -33,8 +40,10 @@ pub struct Release {
     pub contract: Option<contract::Contract>,
     /// What the passes changed.
     pub applied: Vec<transform::Applied>,
-    /// What the built-in rules found.
+    /// What the built-in rules (and policy modules) found.
     pub findings: Vec<Finding>,
+    /// The configuration it was read with.
+    pub config: Config,
 }
 
 /// What one render produced.
@@ -50,7 +59,13 @@ pub struct Rendered {
 
 /// Bytes → documents → transforms → rules. `parse_all` parses every document (policy
 /// modules see them all); otherwise only the kinds a pass or a rule reads are parsed.
-pub fn prepare(input: Vec<u8>, config: &Config, parse_all: bool) -> Result<Release> {
+/// `module_rules` are the rule ids policy modules declare (exemptions may name them).
+pub fn prepare(
+    input: Vec<u8>,
+    config: &Config,
+    parse_all: bool,
+    module_rules: &[String],
+) -> Result<Release> {
     let keep = |meta: &stream::scan::Meta, has_contract: bool| {
         parse_all || transform::wants(meta, has_contract) || rules::wants(meta)
     };
@@ -63,19 +78,20 @@ pub fn prepare(input: Vec<u8>, config: &Config, parse_all: bool) -> Result<Relea
     };
     let mut stream = Stream::read(input, &plan)?;
     let (applied, contract) = transform::apply(&mut stream, config)?;
-    let mut findings = rules::check(stream.documents(), contract.as_ref(), config);
+    let mut findings = rules::check(stream.documents(), contract.as_ref(), config, module_rules);
     redact::redact(&mut findings, &redact::secret_values(stream.documents()));
     Ok(Release {
         stream,
         contract,
         applied,
         findings,
+        config: config.clone(),
     })
 }
 
 /// The whole engine in one call: bytes in, post-rendered bytes and findings out.
 pub fn render(input: Vec<u8>, config: &Config) -> Result<Rendered> {
-    let release = prepare(input, config, false)?;
+    let release = prepare(input, config, false, &[])?;
     Ok(Rendered {
         output: release.stream.into_output(),
         applied: release.applied,

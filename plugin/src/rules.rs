@@ -76,7 +76,12 @@ pub fn wants(meta: &Meta) -> bool {
 }
 
 /// Runs every built-in rule and settles the hits.
-pub fn check(docs: &[Document], contract: Option<&Contract>, config: &Config) -> Vec<Finding> {
+pub fn check(
+    docs: &[Document],
+    contract: Option<&Contract>,
+    config: &Config,
+    module_rules: &[String],
+) -> Vec<Finding> {
     let ctx = Context {
         docs,
         config,
@@ -88,7 +93,7 @@ pub fn check(docs: &[Document], contract: Option<&Contract>, config: &Config) ->
     dapr_workloads::check(&ctx, &mut hits);
     dapr_resources::check(&ctx, &mut hits);
     release::check(&ctx, &mut hits);
-    release::check_exemptions(&ctx, &[], &mut hits);
+    release::check_exemptions(&ctx, module_rules, &mut hits);
     settle(hits, docs, config, "builtin")
 }
 

@@ -15,10 +15,11 @@ use crate::error::Result;
 use crate::stream::{Stream, scan::Meta};
 
 /// One change a pass made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Applied {
-    /// The pass (`dapr`, `probes`, `pull-secrets`, `services-json`, `common-annotations`).
-    pub pass: &'static str,
+    /// The pass (`dapr`, `probes`, `pull-secrets`, `services-json`, `common-annotations`,
+    /// or `module <name>` for a policy module's patch).
+    pub pass: String,
     /// `Kind/name` of the object changed or created.
     pub object: String,
     /// Chart template of the object.
@@ -42,7 +43,7 @@ pub fn apply(stream: &mut Stream, config: &Config) -> Result<(Vec<Applied>, Opti
     common_annotations::apply(stream, &config.transforms, &mut log);
     for (doc, change) in stream.early_changes() {
         log.push(Applied {
-            pass: common_annotations::PASS,
+            pass: common_annotations::PASS.into(),
             object: object_name(doc),
             source: doc.source.clone(),
             change: change.to_owned(),

@@ -25,7 +25,7 @@ fn every_rule_fires_on_bad_twins_and_stays_quiet_on_good_ones() {
             .unwrap_or_default();
         let mut stream = Stream::read_all(input).unwrap();
         let contract = contract::take(&mut stream).unwrap();
-        let findings: Vec<_> = rules::check(stream.documents(), contract.as_ref(), &config)
+        let findings: Vec<_> = rules::check(stream.documents(), contract.as_ref(), &config, &[])
             .into_iter()
             .filter(|f| f.rule == rule.id)
             .collect();

@@ -94,7 +94,7 @@ pub fn render(report: &Report, color: bool) -> String {
     for applied in report.sections.iter().flat_map(|s| &s.applied) {
         match changes.iter_mut().find(|(p, _)| *p == applied.pass) {
             Some((_, n)) => *n += 1,
-            None => changes.push((applied.pass, 1)),
+            None => changes.push((&applied.pass, 1)),
         }
     }
     if !changes.is_empty() {

@@ -56,7 +56,7 @@ pub fn apply(stream: &mut Stream, transforms: &Transforms, log: &mut Vec<Applied
         }
         let change = annotate(doc.value_mut().expect("checked"), transforms).expect("checked");
         log.push(Applied {
-            pass: PASS,
+            pass: PASS.into(),
             object: object_name(doc),
             source: doc.source.clone(),
             change,

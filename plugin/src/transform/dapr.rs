@@ -43,7 +43,7 @@ pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -
             annotations.insert(key, Value::String(text));
         }
         log.push(Applied {
-            pass: "dapr",
+            pass: "dapr".into(),
             object: object_name(doc),
             source: doc.source.clone(),
             change: format!("{count} dapr.io annotations (app-id {})", app.dapr.app_id),

@@ -62,7 +62,7 @@ pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -
             container.insert(key.to_owned(), probe);
         }
         log.push(Applied {
-            pass: "probes",
+            pass: "probes".into(),
             object: object_name(doc),
             source: doc.source.clone(),
             change: format!("{} on container {}", names.join(", "), app.container),

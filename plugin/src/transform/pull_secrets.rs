@@ -57,7 +57,7 @@ pub fn apply(stream: &mut Stream, contract: Option<&Contract>, log: &mut Vec<App
             list.push(json!({ "name": name }));
         }
         log.push(Applied {
-            pass: "pull-secrets",
+            pass: "pull-secrets".into(),
             object: object_name(doc),
             source: doc.source.clone(),
             change: format!("imagePullSecrets {}", missing.join(", ")),

@@ -57,7 +57,7 @@ pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -
         .map(|(dir, _)| format!("{dir}/vf-services.yaml"));
     let doc = stream.add(config_map, source, Some(before));
     log.push(Applied {
-        pass: "services-json",
+        pass: "services-json".into(),
         object: object_name(doc),
         source: doc.source.clone(),
         change: "generated".into(),
@@ -203,7 +203,7 @@ fn mount(
         );
     }
     log.push(Applied {
-        pass: "services-json",
+        pass: "services-json".into(),
         object: object_name(doc),
         source: doc.source.clone(),
         change: format!("mounted at {path}, checksum on the pod template"),

@@ -1,0 +1,56 @@
+//! Per-team policy modules: WebAssembly components run in the sandbox.
+
+pub mod bindings;
+pub mod cache;
+pub mod componentize;
+pub mod evaluate;
+pub mod inspect;
+pub mod load;
+pub mod sandbox;
+
+/// The sandbox bounds the configuration asks for.
+pub fn bounds(sandbox: &vf_plugin::config::Sandbox) -> sandbox::Bounds {
+    sandbox::Bounds {
+        timeout: Some(std::time::Duration::from_millis(sandbox.timeout_ms)),
+        memory_bytes: usize::try_from(sandbox.memory_mib.saturating_mul(1024 * 1024))
+            .unwrap_or(usize::MAX),
+    }
+}
+
+/// Loads the configured modules: every-object modules first, then each team's, in the
+/// order given; paths are relative to `base` (the configuration file's directory).
+pub fn modules(
+    config: &vf_plugin::Config,
+    base: &std::path::Path,
+) -> anyhow::Result<Vec<load::PolicyModule>> {
+    let bounds = bounds(&config.sandbox);
+    let wanted = config.modules.iter().map(|m| (None, m)).chain(
+        config
+            .teams
+            .iter()
+            .flat_map(|t| t.modules.iter().map(move |m| (Some(t.name.clone()), m))),
+    );
+    let mut loaded = Vec::new();
+    for (team, module) in wanted {
+        let path = base.join(&module.path);
+        let name = module.name.clone().unwrap_or_else(|| {
+            path.file_stem()
+                .map_or_else(|| module.path.clone(), |s| s.to_string_lossy().into_owned())
+        });
+        let settings = match &module.settings {
+            serde_json::Value::Null => "{}".to_owned(),
+            other => other.to_string(),
+        };
+        let policy = load::PolicyModule {
+            loaded: load::load(&name, &path, Some(&module.sha256), bounds)?,
+            name,
+            team,
+            mutate: module.mutate,
+            settings,
+            bounds,
+        };
+        load::validate_settings(&policy)?;
+        loaded.push(policy);
+    }
+    Ok(loaded)
+}

@@ -1,0 +1,41 @@
+//! The only `bindgen!` calls: the policy module world and the engine component world, and
+//! the conversions between their records and vf-post's own types.
+
+/// A policy module: `vf:policy@0.1.0`, world `module`.
+pub mod module {
+    wasmtime::component::bindgen!({ path: "../wit/policy.wit", world: "module" });
+}
+
+/// The engine as a component: `vf:engine@0.1.0`, world `engine-component`.
+pub mod engine {
+    wasmtime::component::bindgen!({ path: "../wit/engine", world: "engine-component" });
+}
+
+use module::vf::policy::types::{Document, Severity as WitSeverity};
+use vf_plugin::Severity;
+use vf_plugin::modules::DocView;
+
+impl From<WitSeverity> for Severity {
+    fn from(s: WitSeverity) -> Severity {
+        match s {
+            WitSeverity::Info => Severity::Info,
+            WitSeverity::Warning => Severity::Warning,
+            WitSeverity::Error => Severity::Error,
+        }
+    }
+}
+
+/// A document as the module's list gives it: `index` is its position in that list.
+pub fn document(position: u32, view: DocView) -> Document {
+    Document {
+        index: position,
+        source: view.source,
+        api_version: view.api_version,
+        kind: view.kind,
+        name: view.name,
+        namespace: view.namespace,
+        labels: view.labels,
+        annotations: view.annotations,
+        object: view.object,
+    }
+}

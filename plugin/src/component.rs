@@ -1,0 +1,86 @@
+//! The engine as a WebAssembly component (wit/engine): what `vf-post --engine wasm` runs.
+//! Only glue: every call goes to the same code the native engine runs.
+
+use std::cell::RefCell;
+
+use serde_json::json;
+
+use crate::modules::ModuleHit;
+use crate::{Config, Release};
+
+wit_bindgen::generate!({ path: "../wit/engine", world: "engine-component" });
+
+use exports::vf::engine::engine::{Error, Guest, GuestRelease, Release as Handle};
+
+struct Engine;
+
+impl Guest for Engine {
+    type Release = Open;
+}
+
+/// A release between `open` and `finish`.
+struct Open(RefCell<Option<Release>>);
+
+fn refused(error: impl std::fmt::Display) -> Error {
+    Error::Refused(error.to_string())
+}
+
+impl Open {
+    fn with<T>(&self, f: impl FnOnce(&mut Release) -> T) -> T {
+        f(self
+            .0
+            .borrow_mut()
+            .as_mut()
+            .expect("the release is open until finish"))
+    }
+}
+
+impl GuestRelease for Open {
+    fn open(
+        input: Vec<u8>,
+        config: String,
+        parse_all: bool,
+        module_rules: Vec<String>,
+    ) -> Result<Handle, Error> {
+        let config: Config = serde_json::from_str(&config).map_err(refused)?;
+        let release = crate::prepare(input, &config, parse_all, &module_rules).map_err(refused)?;
+        Ok(Handle::new(Open(RefCell::new(Some(release)))))
+    }
+
+    fn report(&self) -> String {
+        self.with(|r| {
+            json!({"objects": r.objects(), "applied": r.applied, "findings": r.findings})
+                .to_string()
+        })
+    }
+
+    fn documents(&self, kinds: Vec<String>, team: Option<String>, with_object: bool) -> String {
+        self.with(|r| {
+            serde_json::to_string(&r.views(&kinds, team.as_deref(), with_object))
+                .expect("views serialize")
+        })
+    }
+
+    fn patch(
+        &self,
+        origin: String,
+        index: u32,
+        operations: String,
+        apply: bool,
+    ) -> Result<(), Error> {
+        self.with(|r| r.patch(&origin, index, &operations, apply))
+            .map_err(refused)
+    }
+
+    fn settle(&self, origin: String, hits: String) -> Result<(), Error> {
+        let hits: Vec<ModuleHit> = serde_json::from_str(&hits).map_err(refused)?;
+        self.with(|r| r.settle(&origin, hits)).map_err(refused)
+    }
+
+    fn finish(&self) -> Vec<u8> {
+        let release = self.0.borrow_mut().take().expect("finish is called once");
+        release.stream.into_output()
+    }
+}
+
+export!(Engine);
