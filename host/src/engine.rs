@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow};
-use vf_plugin::Config;
 use vf_plugin::modules::{DocView, ModuleHit};
 use vf_plugin::transform::Applied;
+use vf_plugin::{Config, Objects};
 
 use crate::cli::Engine;
 
@@ -37,21 +37,21 @@ pub trait Release {
     fn finish(self: Box<Self>) -> Result<Vec<u8>>;
 }
 
-/// Reads, transforms and checks `input` with the chosen engine. `parse_all` when policy
-/// modules will read every document; `module_rules` are the rule ids they declare.
+/// Reads, transforms and checks `input` with the chosen engine. `objects`: what policy modules
+/// read as whole objects; `module_rules`: the rule ids they declare.
 pub fn open(
     input: Vec<u8>,
     config: &Config,
     engine: Engine,
-    parse_all: bool,
+    objects: &Objects,
     module_rules: &[String],
 ) -> Result<Box<dyn Release>> {
     Ok(match engine {
-        Engine::Native => Box::new(vf_plugin::prepare(input, config, parse_all, module_rules)?),
+        Engine::Native => Box::new(vf_plugin::prepare(input, config, objects, module_rules)?),
         Engine::Wasm => Box::new(wasm::WasmRelease::open(
             input,
             config,
-            parse_all,
+            objects,
             module_rules,
         )?),
     })
@@ -144,7 +144,7 @@ mod wasm {
         pub fn open(
             input: Vec<u8>,
             config: &vf_plugin::Config,
-            parse_all: bool,
+            objects: &vf_plugin::Objects,
             module_rules: &[String],
         ) -> Result<Self> {
             let path = super::engine_component()?;
@@ -158,10 +158,21 @@ mod wasm {
                 EngineComponent::instantiate(&mut store, &component, &Linker::new(engine))
                     .map_err(|e| anyhow!("cannot start the engine component: {e:#}"))?;
             let config = serde_json::to_string(config)?;
+            let objects = match objects {
+                vf_plugin::Objects::None => None,
+                vf_plugin::Objects::All => Some(Vec::new()),
+                vf_plugin::Objects::Kinds(kinds) => Some(kinds.clone()),
+            };
             let release = instance
                 .vf_engine_engine()
                 .release()
-                .call_open(&mut store, &input, &config, parse_all, module_rules)
+                .call_open(
+                    &mut store,
+                    &input,
+                    &config,
+                    objects.as_deref(),
+                    module_rules,
+                )
                 .map_err(|e| {
                     anyhow!(
                         "the engine component {}",

@@ -7,6 +7,7 @@ mod policy;
 mod report;
 mod run;
 mod settings;
+mod timings;
 
 use std::process::ExitCode;
 

@@ -39,11 +39,16 @@ impl GuestRelease for Open {
     fn open(
         input: Vec<u8>,
         config: String,
-        parse_all: bool,
+        objects: Option<Vec<String>>,
         module_rules: Vec<String>,
     ) -> Result<Handle, Error> {
         let config: Config = serde_json::from_str(&config).map_err(refused)?;
-        let release = crate::prepare(input, &config, parse_all, &module_rules).map_err(refused)?;
+        let objects = match objects {
+            None => crate::Objects::None,
+            Some(kinds) if kinds.is_empty() => crate::Objects::All,
+            Some(kinds) => crate::Objects::Kinds(kinds),
+        };
+        let release = crate::prepare(input, &config, &objects, &module_rules).map_err(refused)?;
         Ok(Handle::new(Open(RefCell::new(Some(release)))))
     }
 

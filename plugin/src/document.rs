@@ -140,6 +140,13 @@ impl Document {
         self.value.as_mut()
     }
 
+    /// Gives the document the tree reading did not build; `changed` when it stands for text
+    /// already changed while reading.
+    pub(crate) fn set_value(&mut self, value: Option<Value>, changed: bool) {
+        self.value = value;
+        self.original = changed.then_some(Fingerprint::NEW);
+    }
+
     /// Moves the tree out (the writer frees it once written).
     pub(crate) fn take_value(&mut self) -> Option<Value> {
         if self.is_generated() {
@@ -218,7 +225,18 @@ impl Meta {
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         };
+        let pairs = |key: &str| -> Vec<(String, String)> {
+            value
+                .pointer(&format!("/metadata/{key}"))
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                .collect()
+        };
         Meta {
+            labels: pairs("labels"),
+            annotations: pairs("annotations"),
             api_version: text("/apiVersion").unwrap_or_default().to_owned(),
             kind: text("/kind").unwrap_or_default().to_owned(),
             name: text("/metadata/name").unwrap_or_default().to_owned(),

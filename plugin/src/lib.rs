@@ -44,6 +44,8 @@ pub struct Release {
     pub findings: Vec<Finding>,
     /// The configuration it was read with.
     pub config: Config,
+    /// Secret values to mask in findings, gathered once.
+    secrets: Option<Vec<String>>,
 }
 
 /// What one render produced.
@@ -57,17 +59,40 @@ pub struct Rendered {
     pub findings: Vec<Finding>,
 }
 
-/// Bytes → documents → transforms → rules. `parse_all` parses every document (policy
-/// modules see them all); otherwise only the kinds a pass or a rule reads are parsed.
-/// `module_rules` are the rule ids policy modules declare (exemptions may name them).
+/// Which documents policy modules read as whole objects (the others they see by identity,
+/// labels and annotations, which reading gets without building a tree).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Objects {
+    /// No module needs whole objects.
+    #[default]
+    None,
+    /// Objects of these kinds.
+    Kinds(Vec<String>),
+    /// Every object.
+    All,
+}
+
+impl Objects {
+    fn wants(&self, meta: &stream::scan::Meta) -> bool {
+        match self {
+            Objects::None => false,
+            Objects::Kinds(kinds) => kinds.contains(&meta.kind),
+            Objects::All => true,
+        }
+    }
+}
+
+/// Bytes → documents → transforms → rules. Only the kinds a pass, a rule or a policy module
+/// (`objects`) reads are parsed into trees. `module_rules` are the rule ids policy modules
+/// declare (exemptions may name them).
 pub fn prepare(
     input: Vec<u8>,
     config: &Config,
-    parse_all: bool,
+    objects: &Objects,
     module_rules: &[String],
 ) -> Result<Release> {
     let keep = |meta: &stream::scan::Meta, has_contract: bool| {
-        parse_all || transform::wants(meta, has_contract) || rules::wants(meta)
+        objects.wants(meta) || transform::wants(meta, has_contract) || rules::wants(meta)
     };
     let local = transform::local(config);
     let plan = Plan {
@@ -79,19 +104,21 @@ pub fn prepare(
     let mut stream = Stream::read(input, &plan)?;
     let (applied, contract) = transform::apply(&mut stream, config)?;
     let mut findings = rules::check(stream.documents(), contract.as_ref(), config, module_rules);
-    redact::redact(&mut findings, &redact::secret_values(stream.documents()));
+    let secrets = redact::secret_values(stream.documents());
+    redact::redact(&mut findings, &secrets);
     Ok(Release {
         stream,
         contract,
         applied,
         findings,
         config: config.clone(),
+        secrets: Some(secrets),
     })
 }
 
 /// The whole engine in one call: bytes in, post-rendered bytes and findings out.
 pub fn render(input: Vec<u8>, config: &Config) -> Result<Rendered> {
-    let release = prepare(input, config, false, &[])?;
+    let release = prepare(input, config, &Objects::None, &[])?;
     Ok(Rendered {
         output: release.stream.into_output(),
         applied: release.applied,

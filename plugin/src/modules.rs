@@ -68,15 +68,22 @@ impl Release {
                 team.is_none() || rules::team_of(&self.config, d).map(|t| t.name.as_str()) == team
             })
             .filter_map(|(i, d)| {
-                let value = d.value()?;
+                // A tree is current (the passes may have changed it); without one, the
+                // labels and annotations read while scanning are.
+                let value = d.value();
                 let pairs = |key: &str| -> Vec<(String, String)> {
-                    value
-                        .pointer(&format!("/metadata/{key}"))
-                        .and_then(Value::as_object)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-                        .collect()
+                    match value {
+                        Some(value) => value
+                            .get("metadata")
+                            .and_then(|m| m.get(key))
+                            .and_then(Value::as_object)
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                            .collect(),
+                        None if key == "labels" => d.meta.labels.clone(),
+                        None => d.meta.annotations.clone(),
+                    }
                 };
                 Some(DocView {
                     index: u32::try_from(i).ok()?,
@@ -87,10 +94,9 @@ impl Release {
                     namespace: d.namespace().map(str::to_owned),
                     labels: pairs("labels"),
                     annotations: pairs("annotations"),
-                    object: if with_object {
-                        value.to_string()
-                    } else {
-                        String::new()
+                    object: match value {
+                        Some(value) if with_object => value.to_string(),
+                        _ => String::new(),
                     },
                 })
             })
@@ -100,6 +106,7 @@ impl Release {
     /// Checks module `origin`'s JSON patch for document `index`, applies it when `apply`
     /// (the module may mutate), and logs it either way.
     pub fn patch(&mut self, origin: &str, index: u32, operations: &str, apply: bool) -> Result<()> {
+        self.stream.ensure_value(index as usize)?;
         let doc = self
             .stream
             .documents_mut()
@@ -158,7 +165,10 @@ impl Release {
             });
         }
         let mut findings = rules::settle(converted, docs, &self.config, origin);
-        redact::redact(&mut findings, &redact::secret_values(docs));
+        let secrets = self
+            .secrets
+            .get_or_insert_with(|| redact::secret_values(docs));
+        redact::redact(&mut findings, secrets);
         self.findings.extend(findings);
         Ok(())
     }

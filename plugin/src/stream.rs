@@ -104,6 +104,11 @@ impl Stream {
                 (Some(local), Some(v)) => local(v).map(|change| (emit::emit(v), change)),
                 _ => None,
             };
+            // What policy modules will see of it: its labels and annotations as changed.
+            let meta = match (&early, &value) {
+                (Some(_), Some(v)) => Meta::of_value(v),
+                _ => meta,
+            };
             Ok(Read {
                 meta,
                 value: None,
@@ -138,6 +143,28 @@ impl Stream {
                 local: None,
             },
         )
+    }
+
+    /// Builds the tree of document `index` if reading did not (a policy module patches it):
+    /// from the text emitted while reading if there is one, else from the input.
+    pub(crate) fn ensure_value(&mut self, index: usize) -> Result<()> {
+        let Some(doc) = self.docs.get(index) else {
+            return Ok(());
+        };
+        if doc.value().is_some() {
+            return Ok(());
+        }
+        let (text, chunk) = match (&doc.early, doc.origin) {
+            (Some((body, _)), Origin::Chunk(c)) => (body.clone(), c),
+            (None, Origin::Chunk(c)) => (self.chunks[c].text(&self.input).to_owned(), c),
+            _ => return Ok(()),
+        };
+        let value = build::build(&text)
+            .map_err(|e| yaml_error(&self.chunks[chunk], doc.source.clone(), e, chunk))?;
+        let doc = &mut self.docs[index];
+        let emitted = doc.early.take().is_some();
+        doc.set_value(value, emitted);
+        Ok(())
     }
 
     /// Changes made while reading: (document, pass, change).

@@ -9,28 +9,39 @@ use vf_plugin::modules::ModuleHit;
 use super::bindings::document;
 use super::load::{PolicyModule, error_text};
 use crate::engine::Release;
+use crate::timings::phase;
 
 pub fn evaluate(modules: &[PolicyModule], release: &mut dyn Release) -> Result<()> {
     let mut patches = Vec::new();
     for module in modules {
         let metadata = &module.loaded.metadata;
-        let views = release.views(
-            &metadata.kinds,
-            module.team.as_deref(),
-            metadata.needs_object,
-        )?;
+        let views = phase(&format!("module {}: documents", module.name), || {
+            release.views(
+                &metadata.kinds,
+                module.team.as_deref(),
+                metadata.needs_object,
+            )
+        })?;
         let index_of: Vec<u32> = views.iter().map(|v| v.index).collect();
         let documents: Vec<_> = views
             .into_iter()
             .enumerate()
             .map(|(i, v)| document(u32::try_from(i).expect("fewer than 2^32 documents"), v))
             .collect();
-        let verdict = module
-            .call(|m, store| {
-                m.vf_policy_policy()
-                    .call_evaluate(store, &documents, &module.settings)
-            })?
-            .map_err(|e| anyhow!("policy module {} {}", module.name, error_text(e)))?;
+        let verdict = phase(
+            &format!(
+                "module {}: evaluate {} documents",
+                module.name,
+                documents.len()
+            ),
+            || {
+                module.call(|m, store| {
+                    m.vf_policy_policy()
+                        .call_evaluate(store, &documents, &module.settings)
+                })
+            },
+        )?
+        .map_err(|e| anyhow!("policy module {} {}", module.name, error_text(e)))?;
         let bad = |what: String| anyhow!("policy module {} returned {what}", module.name);
         let target = |i: u32| {
             index_of.get(i as usize).copied().ok_or_else(|| {
@@ -58,7 +69,11 @@ pub fn evaluate(modules: &[PolicyModule], release: &mut dyn Release) -> Result<(
                 path: finding.path,
             });
         }
-        release.settle(&module.name, hits)?;
+        let count = hits.len();
+        phase(
+            &format!("module {}: settle {count} findings", module.name),
+            || release.settle(&module.name, hits),
+        )?;
         for patch in verdict.patches {
             let operations: serde_json::Value = serde_json::from_str(&patch.operations)
                 .map_err(|e| bad(format!("a malformed patch (not JSON: {e})")))?;

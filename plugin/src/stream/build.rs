@@ -233,7 +233,7 @@ fn merge(map: &mut Map<String, Value>, value: Value) -> Result<(), String> {
 }
 
 /// A scalar's explicit tag: a YAML core tag Go resolves, or another (kept as text).
-fn classify(tag: Option<&Tag>) -> (Option<CoreTag>, bool) {
+pub(crate) fn classify(tag: Option<&Tag>) -> (Option<CoreTag>, bool) {
     match tag {
         None => (None, false),
         Some(t) => match t
@@ -247,7 +247,7 @@ fn classify(tag: Option<&Tag>) -> (Option<CoreTag>, bool) {
 }
 
 /// A key as sigs.k8s.io/yaml stringifies it for JSON (`convertToJSONableObject`).
-fn go_key(value: &Value) -> Result<String, String> {
+pub(crate) fn go_key(value: &Value) -> Result<String, String> {
     match value {
         Value::String(s) => Ok(s.clone()),
         Value::Bool(b) => Ok(b.to_string()),

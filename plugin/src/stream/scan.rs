@@ -23,6 +23,10 @@ pub struct Meta {
     pub source_annotation: Option<String>,
     /// `metadata.annotations["helm.sh/hook"]`.
     pub hook: Option<String>,
+    /// `metadata.labels` with string values (policy modules see them without a full parse).
+    pub labels: Vec<(String, String)>,
+    /// `metadata.annotations` with string values.
+    pub annotations: Vec<(String, String)>,
     /// The chunk holds no document: empty, comments only, or `null`.
     pub empty: bool,
     /// The scan saw aliases or merge keys where these fields live: only a full parse knows them.
@@ -49,8 +53,11 @@ enum Field {
     Name,
     Namespace,
     Annotations,
+    Labels,
     SourceAnnotation,
     Hook,
+    /// Any other entry of `metadata.labels` or `metadata.annotations`.
+    Entry,
     Other,
 }
 
@@ -65,10 +72,12 @@ impl Field {
             (Some(Field::Metadata), "name") => Field::Name,
             (Some(Field::Metadata), "namespace") => Field::Namespace,
             (Some(Field::Metadata), "annotations") => Field::Annotations,
+            (Some(Field::Metadata), "labels") => Field::Labels,
             (Some(Field::Annotations), crate::document::SOURCE_ANNOTATION) => {
                 Field::SourceAnnotation
             }
             (Some(Field::Annotations), crate::document::HOOK_ANNOTATION) => Field::Hook,
+            (Some(Field::Annotations | Field::Labels), _) => Field::Entry,
             _ => Field::Other,
         }
     }
@@ -77,7 +86,7 @@ impl Field {
     fn is_tracked_map(parent: Option<Field>) -> bool {
         matches!(
             parent,
-            None | Some(Field::Metadata) | Some(Field::Annotations)
+            None | Some(Field::Metadata) | Some(Field::Annotations) | Some(Field::Labels)
         )
     }
 }
@@ -95,6 +104,8 @@ struct Frame {
     key: Field,
     /// The collection is itself a mapping key (complex key).
     is_key: bool,
+    /// In `metadata.labels` or `metadata.annotations`: the current key, as Kubernetes names it.
+    key_text: Option<String>,
 }
 
 /// Scans one chunk.
@@ -144,7 +155,7 @@ pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
                     }
                 }
             }
-            Event::Scalar(value, style, _, _) => match stack.last_mut() {
+            Event::Scalar(value, style, _, tag) => match stack.last_mut() {
                 None => {
                     root_seen = true;
                     // A plain `null`/`~`/empty root is no document, as in Go.
@@ -162,9 +173,27 @@ pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
                     } else {
                         Field::Other
                     };
+                    if matches!(frame.field, Some(Field::Labels | Field::Annotations)) {
+                        frame.key_text = typed(&value, style, tag.as_deref())
+                            .and_then(|v| super::build::go_key(&v).ok());
+                        meta.uncertain |= frame.key_text.is_none();
+                    }
                 }
                 Some(frame) => {
                     if frame.is_map && frame.tracked {
+                        if let Some(key) = frame.key_text.take() {
+                            let list = if frame.field == Some(Field::Labels) {
+                                &mut meta.labels
+                            } else {
+                                &mut meta.annotations
+                            };
+                            if let Some(serde_json::Value::String(text)) =
+                                typed(&value, style, tag.as_deref())
+                            {
+                                list.retain(|(k, _)| *k != key);
+                                list.push((key, text));
+                            }
+                        }
                         record(&mut meta, frame.key, value.into_owned());
                     }
                     frame.advance();
@@ -205,6 +234,7 @@ impl Frame {
             tracked,
             key: Field::Other,
             is_key,
+            key_text: None,
         }
     }
 
@@ -234,9 +264,26 @@ fn record(meta: &mut Meta, field: Field, value: String) {
             meta.hook = Some(value);
             return;
         }
-        Field::Metadata | Field::Annotations | Field::Other => return,
+        Field::Metadata | Field::Annotations | Field::Labels | Field::Entry | Field::Other => {
+            return;
+        }
     };
     *slot = value;
+}
+
+/// A scalar typed as the tree builder types it.
+fn typed(
+    text: &str,
+    style: granit_parser::ScalarStyle,
+    tag: Option<&granit_parser::Tag>,
+) -> Option<serde_json::Value> {
+    let written = if style == granit_parser::ScalarStyle::Plain {
+        super::resolve::Written::Plain
+    } else {
+        super::resolve::Written::Quoted
+    };
+    let (core, custom) = super::build::classify(tag);
+    super::resolve::scalar(text, written, core, custom).ok()
 }
 
 fn is_null(value: &str) -> bool {

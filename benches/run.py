@@ -1,0 +1,199 @@
+"""Process-level benchmarks of vf-post (issue 8), against their targets.
+
+    scripts/bench            # set-up, criterion benches, then this; prints the table
+
+B1 vf-post on chart/'s render next to `cat`; B2 a ~20 MB stream built from the corpus
+(pass-through, every document changed, lint): MB/s, documents/s, peak RSS; B3 policy modules
+(first run, cached start, cost per document); B4 `--engine wasm` against native; B5 checkov
+doing the same lint. Times are hyperfine medians; peak RSS is /usr/bin/time's maximum
+resident set size (median of runs). Results: target/bench/results.{md,json}.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("VF_SHARED", REPO.parent / "shared"))
+OUT = REPO / "target" / "bench"
+VF = REPO / "target" / "release" / "vf-post"
+CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
+MB = 1e6
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=True, check=True, capture_output=True, text=True, **kw)
+
+
+def hyperfine(commands, runs, warmup=3, env=None):
+    """Median wall seconds of each command (hyperfine, shell start-up subtracted)."""
+    report = OUT / "hyperfine.json"
+    argv = ["hyperfine", "--style", "none", "--warmup", str(warmup), "--runs", str(runs),
+            "--export-json", str(report), *commands]
+    subprocess.run(argv, check=True, capture_output=True, env={**os.environ, **(env or {})})
+    return [r["median"] for r in json.loads(report.read_text())["results"]]
+
+
+def peak_rss_kb(command, runs=3, env=None):
+    """Median of /usr/bin/time's maximum resident set size, in KB."""
+    values = []
+    for _ in range(runs):
+        out = subprocess.run(["/usr/bin/time", "-f", "%M", "sh", "-c", command + " > /dev/null"],
+                             capture_output=True, text=True, env={**os.environ, **(env or {})})
+        values.append(int(out.stderr.strip().splitlines()[-1]))
+    return statistics.median(values)
+
+
+def build_inputs():
+    OUT.mkdir(parents=True, exist_ok=True)
+    # chart/'s render in the form Helm 3 hands a post-renderer (the real Helm engine).
+    env = {**os.environ, "HELM_PLUGINS": str(REPO / "target/helm-plugins"),
+           "HELM_CACHE_HOME": str(REPO / "target/helm-cache")}
+    out = subprocess.run([str(REPO / ".venv/bin/python"), str(REPO / "tests/helm_run.py"), "install",
+                          str(REPO / "chart")], capture_output=True, text=True, env=env, check=True)
+    (OUT / "chart.yaml").write_text(json.loads(out.stdout)["manifest"])
+    # ~20 MB: the corpus (Helm 3 and Helm 4 forms) repeated.
+    files = sorted((SHARED / "corpus").glob("*.yaml"))
+    parts, size = [], 0
+    while size < 20_000_000:
+        for f in files:
+            text = f.read_text()
+            text = text if text.endswith("\n") else text + "\n"
+            text = text if text.startswith("---") else "---\n" + text
+            parts.append(text)
+            size += len(text.encode())
+            if size >= 20_000_000:
+                break
+    (OUT / "stream.yaml").write_text("".join(parts))
+    (OUT / "touch.yaml").write_text('transforms:\n  commonAnnotations: {example.com/touched: "yes"}\n')
+    modules = {"require-labels": REPO / "target/policies/require-labels.wasm",
+               "team-annotation": REPO / "target/policies/team-annotation.wasm"}
+    pins = {k: hashlib.sha256(v.read_bytes()).hexdigest() for k, v in modules.items()}
+
+    def module(name, path_key, settings):
+        return (f"  - name: {name}\n    path: {modules[path_key]}\n    sha256: {pins[path_key]}\n"
+                f"    settings: {settings}\n")
+    one = module("labels", "require-labels", "{labels: [team]}")
+    five = one + module("cost-center", "require-labels", "{annotations: [cost-center]}") \
+        + module("owner", "require-labels", "{labels: [owner], annotations: [owner-email]}") \
+        + module("annotate", "team-annotation", "{annotations: {example.com/team: platform}}") \
+        + module("annotate-2", "team-annotation", "{annotations: {example.com/tier: gold}}")
+    (OUT / "modules-1.yaml").write_text("modules:\n" + one)
+    (OUT / "modules-5.yaml").write_text("modules:\n" + five)
+
+
+def documents(path):
+    out = sh(f"{VF} lint --format json --audit {path}")
+    return json.loads(out.stdout)["summary"]["objects"]
+
+
+def main():
+    build_inputs()
+    chart, stream = OUT / "chart.yaml", OUT / "stream.yaml"
+    size = stream.stat().st_size
+    docs = documents(stream)
+    chart_docs = documents(chart)
+    cache = Path(tempfile.mkdtemp(prefix="vf-post-bench-cache-"))
+    env = {"XDG_CACHE_HOME": str(cache)}
+    rows, data = [], {"machine": machine(), "stream_bytes": size, "stream_documents": docs,
+                      "chart_documents": chart_docs}
+
+    def row(name, measured, target, ok):
+        rows.append((name, measured, target, "met" if ok else "MISSED"))
+
+    # B1: chart/'s render, next to cat.
+    vf_chart, cat_chart = hyperfine([f"{VF} < {chart}", f"cat < {chart}"], runs=50, warmup=5)
+    data["B1"] = {"vf_post_ms": vf_chart * 1e3, "cat_ms": cat_chart * 1e3}
+    row("B1 chart/ render: median wall time", f"{vf_chart*1e3:.2f} ms (cat {cat_chart*1e3:.2f} ms, {vf_chart/cat_chart:.1f}x)",
+        "<= 5 ms and <= 2x cat", vf_chart <= 0.005 and vf_chart <= 2 * cat_chart)
+
+    # B2: the ~20 MB stream.
+    modes = {
+        "pass-through (render, rules on, --audit)": f"{VF} --audit -q < {stream}",
+        "every document changed (commonAnnotations)": f"{VF} --audit -q --config {OUT/'touch.yaml'} < {stream}",
+        "lint": f"{VF} lint --audit {stream}",
+    }
+    times = hyperfine([f"{c} > /dev/null" for c in modes.values()], runs=10)
+    targets = [50, 30, 40]
+    data["B2"] = {}
+    for (name, command), seconds, target in zip(modes.items(), times, targets):
+        rss = peak_rss_kb(command)
+        mbs = size / MB / seconds
+        data["B2"][name] = {"seconds": seconds, "mb_per_s": mbs, "docs_per_s": docs / seconds, "peak_rss_kb": rss}
+        row(f"B2 {name}", f"{mbs:.0f} MB/s, {docs/seconds:,.0f} docs/s, peak RSS {rss/1024:.0f} MB ({rss*1024/size:.1f}x input)",
+            f">= {target} MB/s, RSS <= 8x", mbs >= target and rss * 1024 <= 8 * size)
+
+    # B3: policy modules: first run (compile), cached start, cost per document.
+    m1, m5 = OUT / "modules-1.yaml", OUT / "modules-5.yaml"
+    firsts = []
+    for config in (m1, m5):
+        for _ in range(3):
+            shutil.rmtree(cache, ignore_errors=True)
+            firsts.append(hyperfine([f"{VF} --audit -q --config {config} < {chart} > /dev/null"], runs=1, warmup=0, env=env)[0])
+    first1, first5 = statistics.median(firsts[:3]), statistics.median(firsts[3:])
+    base_c, one_c, five_c = hyperfine(
+        [f"{VF} --audit -q < {chart} > /dev/null", f"{VF} --audit -q --config {m1} < {chart} > /dev/null",
+         f"{VF} --audit -q --config {m5} < {chart} > /dev/null"], runs=30, env=env)
+    base_s, one_s, five_s = hyperfine(
+        [f"{VF} --audit -q < {stream} > /dev/null", f"{VF} --audit -q --config {m1} < {stream} > /dev/null",
+         f"{VF} --audit -q --config {m5} < {stream} > /dev/null"], runs=5, env=env)
+    start_per_module = (five_c - base_c) / 5
+    per_doc_1 = (one_s - base_s) / docs
+    per_doc_5 = (five_s - base_s) / docs / 5
+    data["B3"] = {"first_run_1_module_s": first1, "first_run_5_modules_s": first5,
+                  "chart_ms": {"none": base_c * 1e3, "one": one_c * 1e3, "five": five_c * 1e3},
+                  "stream_s": {"none": base_s, "one": one_s, "five": five_s},
+                  "cached_start_ms_per_module": start_per_module * 1e3,
+                  "us_per_doc_per_module": {"one": per_doc_1 * 1e6, "five": per_doc_5 * 1e6}}
+    row("B3 first run (compile, empty cache)", f"1 module {first1*1e3:.0f} ms, 5 modules {first5*1e3:.0f} ms", "(reported)", True)
+    row("B3 cached start per module (chart/)", f"{start_per_module*1e3:.2f} ms (none {base_c*1e3:.1f}, 1: {one_c*1e3:.1f}, 5: {five_c*1e3:.1f} ms)",
+        "<= 5 ms", start_per_module <= 0.005)
+    row("B3 cost per document per module (stream)", f"1 module {per_doc_1*1e6:.1f} us, 5 modules {per_doc_5*1e6:.1f} us",
+        "<= 10 us", max(per_doc_1, per_doc_5) <= 10e-6)
+
+    # B4: --engine wasm against native.
+    wasm_c, native_c = hyperfine([f"{VF} --engine wasm < {chart} > /dev/null", f"{VF} < {chart} > /dev/null"], runs=30, env=env)
+    wasm_s, native_s = hyperfine([f"{VF} --engine wasm --audit -q < {stream} > /dev/null",
+                                  f"{VF} --audit -q < {stream} > /dev/null"], runs=5, env=env)
+    data["B4"] = {"chart_ms": {"wasm": wasm_c * 1e3, "native": native_c * 1e3},
+                  "stream_s": {"wasm": wasm_s, "native": native_s}}
+    row("B4 --engine wasm, chart/", f"{wasm_c*1e3:.1f} ms vs {native_c*1e3:.1f} ms ({wasm_c/native_c:.1f}x)", "<= 3x native", wasm_c <= 3 * native_c)
+    row("B4 --engine wasm, 20 MB stream", f"{wasm_s:.2f} s vs {native_s:.2f} s ({wasm_s/native_s:.1f}x)", "<= 3x native", wasm_s <= 3 * native_s)
+
+    # B5: checkov on the same files.
+    if CHECKOV.exists():
+        checkov = lambda path: f"{CHECKOV} --quiet --compact --framework kubernetes -f {path} > /dev/null || true"
+        ck_chart, = hyperfine([checkov(chart)], runs=3, warmup=1)
+        ck_stream, = hyperfine([checkov(stream)], runs=3, warmup=0)
+        lint_chart, lint_stream = hyperfine([f"{VF} lint --audit {chart} > /dev/null", f"{VF} lint --audit {stream} > /dev/null"], runs=10)
+        data["B5"] = {"checkov_chart_s": ck_chart, "checkov_stream_s": ck_stream, "vf_post_chart_s": lint_chart, "vf_post_stream_s": lint_stream}
+        row("B5 vs checkov, chart/", f"vf-post {lint_chart*1e3:.1f} ms, checkov {ck_chart:.2f} s ({ck_chart/lint_chart:,.0f}x)", ">= 100x faster", ck_chart >= 100 * lint_chart)
+        row("B5 vs checkov, 20 MB stream", f"vf-post {lint_stream:.2f} s, checkov {ck_stream:.1f} s ({ck_stream/lint_stream:,.0f}x)", ">= 100x faster", ck_stream >= 100 * lint_stream)
+    else:
+        row("B5 vs checkov", "checkov not installed (scripts/bench installs it)", ">= 100x faster", False)
+    shutil.rmtree(cache, ignore_errors=True)
+
+    table = ["| benchmark | measured | target | |", "|---|---|---|---|"]
+    table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    text = "\n".join(table) + "\n"
+    header = (f"Machine: {data['machine']}. Stream: {size/MB:.1f} MB, {docs} documents; "
+              f"chart/: {chart_docs} documents.\n\n")
+    (OUT / "results.md").write_text(header + text)
+    (OUT / "results.json").write_text(json.dumps(data, indent=2) + "\n")
+    print(header + text)
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    mem = next((int(l.split()[1]) // 1024 // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
+    return f"{os.cpu_count()} cores ({cpu}), {mem} GiB, {sys.platform}"
+
+
+if __name__ == "__main__":
+    main()
