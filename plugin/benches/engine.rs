@@ -61,17 +61,17 @@ fn engine(c: &mut Criterion) {
                 },
             )
             .unwrap()
-        })
+        });
     });
     group.bench_function("read: build every document", |b| {
-        b.iter(|| Stream::read_all(input.clone()).unwrap())
+        b.iter(|| Stream::read_all(input.clone()).unwrap());
     });
     group.bench_function("render: pass-through (rules on)", |b| {
-        b.iter(|| render(input.clone(), &Config::default()).unwrap())
+        b.iter(|| render(input.clone(), &Config::default()).unwrap());
     });
     let touch = touch_all();
     group.bench_function("render: every document changed", |b| {
-        b.iter(|| render(input.clone(), &touch).unwrap())
+        b.iter(|| render(input.clone(), &touch).unwrap());
     });
     group.finish();
 
@@ -81,7 +81,7 @@ fn engine(c: &mut Criterion) {
     let mut group = c.benchmark_group("chart");
     group.throughput(Throughput::Bytes(chart.len() as u64));
     group.bench_function("render chart/ (contract, passes, rules)", |b| {
-        b.iter(|| render(chart.clone(), &Config::default()).unwrap())
+        b.iter(|| render(chart.clone(), &Config::default()).unwrap());
     });
     group.finish();
 }
