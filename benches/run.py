@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("VF_SHARED", REPO.parent / "shared"))
 OUT = REPO / "target" / "bench"
-VF = REPO / "target" / "release" / "vf-post"
+VF = REPO / "target" / "x86_64-unknown-linux-gnu" / "release" / "vf-post"  # .cargo/config.toml
 CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
 MB = 1e6
 

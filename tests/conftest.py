@@ -10,7 +10,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("VF_SHARED", REPO.parent / "shared"))
-VF_POST = REPO / "target" / "release" / "vf-post"
+VF_POST = REPO / "target" / "x86_64-unknown-linux-gnu" / "release" / "vf-post"  # .cargo/config.toml
 PLUGINS = REPO / "target" / "helm-plugins"
 
 
@@ -38,5 +38,5 @@ def helm(command, chart, *, env=None, **kw):
 @pytest.fixture(scope="session", autouse=True)
 def built():
     """The suite runs against the release build that scripts/setup made."""
-    assert VF_POST.exists(), "run scripts/test (or scripts/setup) first: target/release/vf-post is missing"
+    assert VF_POST.exists(), "run scripts/test (or scripts/setup) first: the vf-post binary is missing"
     assert (PLUGINS / "vf-post" / "plugin.yaml").exists(), "run scripts/setup: Helm plugin dir missing"

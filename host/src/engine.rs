@@ -121,6 +121,7 @@ mod wasm {
     use crate::policy::bindings::engine::exports::vf::engine::engine::Error;
     use crate::policy::cache;
     use crate::policy::sandbox::{self, Bounds, Limits};
+    use crate::timings::phase;
 
     /// Our own engine is trusted with time, not with memory beyond what wasm32 can address.
     const BOUNDS: Bounds = Bounds {
@@ -151,12 +152,15 @@ mod wasm {
             let bytes =
                 std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             let engine = sandbox::engine()?;
-            let (component, _) = cache::load(engine, &bytes, cache::default_dir().as_deref())
-                .with_context(|| format!("the engine component {}", path.display()))?;
+            let (component, _) = phase("engine component: load", || {
+                cache::load(engine, &bytes, cache::default_dir().as_deref())
+            })
+            .with_context(|| format!("the engine component {}", path.display()))?;
             let mut store = sandbox::store(engine, BOUNDS);
-            let instance =
+            let instance = phase("engine component: instantiate", || {
                 EngineComponent::instantiate(&mut store, &component, &Linker::new(engine))
-                    .map_err(|e| anyhow!("cannot start the engine component: {e:#}"))?;
+            })
+            .map_err(|e| anyhow!("cannot start the engine component: {e:#}"))?;
             let config = serde_json::to_string(config)?;
             let objects = match objects {
                 vf_plugin::Objects::None => None,

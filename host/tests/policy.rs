@@ -373,7 +373,7 @@ fn module_findings_follow_the_configuration() {
 #[test]
 fn wasm_engine_matches_native_byte_for_byte() {
     let env = Env::new("engine");
-    let engine = repo().join("target/release/vf-post-engine.wasm");
+    let engine = Path::new(BIN).with_file_name("vf-post-engine.wasm");
     assert!(
         engine.exists(),
         "run scripts/build-wasm: {} is missing",

@@ -106,26 +106,32 @@ impl Release {
     /// Checks module `origin`'s JSON patch for document `index`, applies it when `apply`
     /// (the module may mutate), and logs it either way.
     pub fn patch(&mut self, origin: &str, index: u32, operations: &str, apply: bool) -> Result<()> {
-        self.stream.ensure_value(index as usize)?;
+        if apply {
+            self.stream.ensure_value(index as usize)?;
+        }
         let doc = self
             .stream
             .documents_mut()
             .get_mut(index as usize)
-            .filter(|d| !d.is_removed() && d.value().is_some())
+            .filter(|d| !d.is_removed())
             .ok_or_else(|| {
                 Error::Config(format!(
                     "policy module {origin}: a patch names no document ({index})"
                 ))
             })?;
-        let mut value = doc.value().expect("checked").clone();
-        patch::apply(&mut value, operations).map_err(|message| Error::Patch {
-            at: doc.at(),
+        let at = doc.at();
+        let refused = move |message: String| Error::Patch {
+            at,
             message: format!("policy module {origin}: {message}"),
-        })?;
+        };
         let change = if apply {
-            *doc.value_mut().expect("checked") = value;
+            // patch::apply works on a copy: a patch applies whole or not at all.
+            let value = doc.value_mut().expect("ensured above");
+            patch::apply(value, operations).map_err(refused)?;
             "patched"
         } else {
+            // Not applied, so its syntax is all that needs checking: no tree to build.
+            patch::check(operations).map_err(refused)?;
             "patch proposed, not applied (the module may not mutate)"
         };
         self.applied.push(Applied {

@@ -16,10 +16,18 @@ enum Operation {
     Test { path: String, value: Value },
 }
 
+/// Checks that `operations` (JSON text) is an RFC 6902 patch, without applying it.
+pub fn check(operations: &str) -> Result<(), String> {
+    parse(operations).map(drop)
+}
+
+fn parse(operations: &str) -> Result<Vec<Operation>, String> {
+    serde_json::from_str(operations).map_err(|e| format!("not an RFC 6902 patch: {e}"))
+}
+
 /// Applies `operations` (JSON text) to `target`, or leaves it unchanged and says why.
 pub fn apply(target: &mut Value, operations: &str) -> Result<(), String> {
-    let operations: Vec<Operation> =
-        serde_json::from_str(operations).map_err(|e| format!("not an RFC 6902 patch: {e}"))?;
+    let operations = parse(operations)?;
     let mut work = target.clone();
     for (i, op) in operations.into_iter().enumerate() {
         step(&mut work, op).map_err(|e| format!("operation {i}: {e}"))?;
