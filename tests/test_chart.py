@@ -65,8 +65,9 @@ def test_one_service_renders_only_that_service_and_what_it_needs():
     assert ("Deployment", "virtufin-workmanager") in objects
     assert ("Subscription", "work-events") in objects
     assert ("Subscription", "session-events") not in objects  # its service is disabled
+    # Scopes name every declared service, so enabling one later leaves these objects as they are.
     for kind, name in [("Component", "pubsub"), ("Component", "statestore"), ("Resiliency", "virtufin-pubsub")]:
-        assert objects[(kind, name)]["scopes"] == ["workmanager"]
+        assert objects[(kind, name)]["scopes"] == ["virtufin-api", "websocketmanager", "workmanager"]
 
 
 def test_canary_tag_changes_that_deployment_and_nothing_else():

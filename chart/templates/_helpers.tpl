@@ -53,8 +53,19 @@ vf.services: every enabled service as data, defaults merged in, as YAML to pass 
 The built-in services (api, workmanager, websocketmanager) and every entry of `backends` come
 out in the same shape, so each template handles a new backend without change. Each service
 gains: key, name (object name), imageRef, and its own copy of every `defaults` key.
+vf.declaredServices: the same, disabled services included.
 */}}
 {{- define "vf.services" -}}
+{{- $out := dict }}
+{{- range $key, $svc := include "vf.declaredServices" . | fromYaml }}
+{{- if $svc.enabled }}
+{{- $_ := set $out $key $svc }}
+{{- end }}
+{{- end }}
+{{- toYaml $out }}
+{{- end }}
+
+{{- define "vf.declaredServices" -}}
 {{- $root := . }}
 {{- $all := dict }}
 {{- range $key := list "api" "workmanager" "websocketmanager" }}
@@ -71,7 +82,6 @@ gains: key, name (object name), imageRef, and its own copy of every `defaults` k
 {{- end }}
 {{- $out := dict }}
 {{- range $key, $svc := $all }}
-{{- if $svc.enabled }}
 {{- $merged := mergeOverwrite (deepCopy $root.Values.defaults) (deepCopy $svc) }}
 {{- $_ := set $merged "key" $key }}
 {{- $_ := set $merged "name" (printf "%s-%s" (include "vf.fullname" $root) $key | trunc 63 | trimSuffix "-") }}
@@ -83,17 +93,19 @@ gains: key, name (object name), imageRef, and its own copy of every `defaults` k
 {{- $_ := set $merged "imageRef" (printf "%s:%s" $repo (toString $merged.image.tag)) }}
 {{- $_ := set $out $key $merged }}
 {{- end }}
-{{- end }}
 {{- toYaml $out }}
 {{- end }}
 
 {{/*
-vf.daprAppIds: the app ids of enabled services with a Dapr sidecar, sorted, as a YAML list
-(for Component and Resiliency scopes). Usage: include "vf.daprAppIds" . | fromYamlArray
+vf.daprAppIds: the app ids of every declared service with a Dapr sidecar, enabled or not,
+sorted, as a YAML list (for Component and Resiliency scopes). Declared, not enabled: deploying
+or retiring one service (scripts/deploy, scripts/undeploy) then leaves the shared Dapr objects
+as they are, and a disabled service runs no pod that could use its app id.
+Usage: include "vf.daprAppIds" . | fromYamlArray
 */}}
 {{- define "vf.daprAppIds" -}}
 {{- $ids := list }}
-{{- range $key, $svc := include "vf.services" . | fromYaml }}
+{{- range $key, $svc := include "vf.declaredServices" . | fromYaml }}
 {{- if $svc.dapr.enabled }}
 {{- $ids = append $ids $svc.dapr.appId }}
 {{- end }}
