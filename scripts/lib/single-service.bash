@@ -42,14 +42,14 @@ find_helm() {
   HELM_VERSION=$("$HELM" version --template '{{.Version}}' 2>/dev/null) ||
     die "$HELM version failed"
   case $HELM_VERSION in
-    v3.9.* | v3.[0-8].*) die "Helm $HELM_VERSION has no --post-renderer-args; use Helm 3.10 or later" ;;
+    v3.[0-8].*) die "Helm $HELM_VERSION has no --post-renderer-args (3.9.0 added it); use Helm 3.9 or later" ;;
     v3.*)
       command -v vf-post >/dev/null ||
         die "Helm $HELM_VERSION runs vf-post from PATH, and it is not there: run scripts/install" ;;
     v4.*)
       "$HELM" plugin list 2>/dev/null | grep -qE '^vf-post[[:space:]]' ||
         die "Helm $HELM_VERSION runs vf-post as a plugin, and none is installed: run scripts/install" ;;
-    *) die "unsupported Helm version '$HELM_VERSION' (from $HELM): Helm 3.10+ or 4 is needed" ;;
+    *) die "unsupported Helm version '$HELM_VERSION' (from $HELM): Helm 3.9+ or 4 is needed" ;;
   esac
 }
 
