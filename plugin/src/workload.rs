@@ -52,6 +52,17 @@ pub fn containers(pod_spec: &Value) -> impl Iterator<Item = (&'static str, &Valu
     })
 }
 
+/// The names in a pod spec's `imagePullSecrets`.
+pub fn pull_secret_names(pod_spec: &Value) -> Vec<&str> {
+    pod_spec
+        .get("imagePullSecrets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.get("name").and_then(Value::as_str))
+        .collect()
+}
+
 /// The registry of an image reference, as the container runtime resolves it.
 pub fn image_registry(image: &str) -> &str {
     match image.split_once('/') {

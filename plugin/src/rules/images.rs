@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::{Context, Hit};
-use crate::workload::{CONTAINER_LISTS, image_registry};
+use crate::workload::{CONTAINER_LISTS, image_registry, pull_secret_names};
 
 pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
     let private = ctx.contract.and_then(|c| c.registry.as_ref());
@@ -43,14 +43,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
             pulls_private |= private.is_some_and(|r| image_registry(image) == r.host);
         }
         if let Some(registry) = private.filter(|_| pulls_private) {
-            let listed: Vec<&str> = pod
-                .spec
-                .get("imagePullSecrets")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s.get("name").and_then(Value::as_str))
-                .collect();
+            let listed = pull_secret_names(pod.spec);
             if !registry
                 .pull_secrets
                 .iter()

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::{Applied, object_name};
 use crate::contract::Contract;
 use crate::stream::Stream;
-use crate::workload::{containers, image_registry, pod_spec_pointer};
+use crate::workload::{containers, image_registry, pod_spec_pointer, pull_secret_names};
 
 pub fn apply(stream: &mut Stream, contract: Option<&Contract>, log: &mut Vec<Applied>) {
     let Some(registry) = contract.and_then(|c| c.registry.as_ref()) else {
@@ -27,13 +27,7 @@ pub fn apply(stream: &mut Stream, contract: Option<&Contract>, log: &mut Vec<App
         if !pulls {
             continue;
         }
-        let present: Vec<&str> = spec
-            .get("imagePullSecrets")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.get("name").and_then(Value::as_str))
-            .collect();
+        let present = pull_secret_names(spec);
         let missing: Vec<String> = registry
             .pull_secrets
             .iter()
