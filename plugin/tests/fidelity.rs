@@ -10,13 +10,8 @@ use vf_plugin::{Config, Stream, render};
 const TOUCH: &str = "vf-post.virtufin.io/touched";
 
 fn touch_all() -> Config {
-    let mut config = Config::default();
     // "yes" is the classic trap: emitted unquoted, Go would read a boolean.
-    config
-        .transforms
-        .common_annotations
-        .insert(TOUCH.into(), "yes".into());
-    config
+    support::annotating(TOUCH, "yes")
 }
 
 #[test]

@@ -6,12 +6,7 @@ mod support;
 use vf_plugin::{Config, Objects, prepare};
 
 fn touch_all() -> Config {
-    let mut config = Config::default();
-    config
-        .transforms
-        .common_annotations
-        .insert("example.com/touched".into(), "yes".into());
-    config
+    support::annotating("example.com/touched", "yes")
 }
 
 /// Every corpus document: labels and annotations from the scan (no tree) equal those from

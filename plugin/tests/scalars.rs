@@ -299,12 +299,7 @@ fn stream() -> String {
 }
 
 fn touch_all() -> Config {
-    let mut config = Config::default();
-    config
-        .transforms
-        .common_annotations
-        .insert("t".into(), "on".into());
-    config
+    support::annotating("t", "on")
 }
 
 #[test]

@@ -8,12 +8,7 @@ use support::{GoPath, assert_same_docs, go_read};
 use vf_plugin::{Config, Error, render};
 
 fn touch() -> Config {
-    let mut config = Config::default();
-    config
-        .transforms
-        .common_annotations
-        .insert("t".into(), "yes".into());
-    config
+    support::annotating("t", "yes")
 }
 
 /// Untouched: identical bytes. Touched: Go reads the input's documents plus the annotation,

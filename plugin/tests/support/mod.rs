@@ -9,6 +9,16 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 /// The repository root.
+/// A configuration that changes every document: it adds the annotation `key: value`.
+pub fn annotating(key: &str, value: &str) -> vf_plugin::Config {
+    let mut config = vf_plugin::Config::default();
+    config
+        .transforms
+        .common_annotations
+        .insert(key.into(), value.into());
+    config
+}
+
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
