@@ -82,7 +82,7 @@ fn broken_yaml_is_one_line_exit_2_and_no_stdout() {
     let err = text(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.starts_with("vf-post: invalid YAML in document 1 (c/templates/a.yaml), line 4"),
+        err.starts_with("vf-post: cannot read document 1 (c/templates/a.yaml), line 4"),
         "{err}"
     );
 }
@@ -236,7 +236,10 @@ fn under_helm4_the_report_lands_in_the_state_directory() {
     );
     assert_eq!(out.status.code(), Some(2));
     let report = std::fs::read_to_string(dir.join("vf-post/last-report.txt")).unwrap();
-    assert!(report.starts_with("vf-post: invalid YAML"), "{report}");
+    assert!(
+        report.starts_with("vf-post: cannot read document"),
+        "{report}"
+    );
 }
 
 /// Helm 4 discards a plugin's stderr; the person at the terminal still sees why. `script`

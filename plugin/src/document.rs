@@ -189,6 +189,16 @@ impl Document {
         matches!(self.origin, Origin::Generated { .. })
     }
 
+    /// `metadata.labels` with string values, as Kubernetes reads them, parsed or not.
+    pub fn labels(&self) -> &[(String, String)] {
+        &self.meta.labels
+    }
+
+    /// `metadata.annotations` with string values, as Kubernetes reads them, parsed or not.
+    pub fn annotations(&self) -> &[(String, String)] {
+        &self.meta.annotations
+    }
+
     /// `metadata.annotations[key]` as a string.
     pub fn annotation(&self, key: &str) -> Option<&str> {
         self.value()?
@@ -290,16 +300,34 @@ impl Fingerprint {
     }
 }
 
-/// `value[key]` as a mapping, created (or replaced if not a mapping) when missing.
-pub fn object_entry<'a>(value: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
+/// `value[key]` as a mapping, created when missing or null. Anything else is an error: the
+/// object is not what Kubernetes reads, and replacing it would change its meaning.
+pub fn object_entry<'a>(
+    value: &'a mut Value,
+    key: &str,
+) -> Result<&'a mut Map<String, Value>, String> {
+    let what = kind(value);
     let map = value
         .as_object_mut()
-        .expect("object_entry is called on mappings");
-    let entry = map
-        .entry(key.to_owned())
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !entry.is_object() {
+        .ok_or_else(|| format!("cannot add `{key}` to {what}, which is not a mapping"))?;
+    let entry = map.entry(key.to_owned()).or_insert(Value::Null);
+    if entry.is_null() {
         *entry = Value::Object(Map::new());
     }
-    entry.as_object_mut().expect("just made a mapping")
+    let what = kind(entry);
+    entry
+        .as_object_mut()
+        .ok_or_else(|| format!("`{key}` is {what}, not a mapping; Kubernetes cannot read it"))
+}
+
+/// What a value is, in words.
+pub fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
 }

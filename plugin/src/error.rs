@@ -26,14 +26,9 @@ impl fmt::Display for At {
 /// Everything that stops the engine before it can produce output.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The input is not UTF-8, which Helm never produces.
-    #[error("input is not UTF-8 (first bad byte at offset {offset})")]
-    NotUtf8 {
-        /// Byte offset of the first invalid sequence.
-        offset: usize,
-    },
-    /// A document is not valid YAML, or is valid YAML Kubernetes cannot read.
-    #[error("invalid YAML in {at}, line {line} column {column} of the input: {message}")]
+    /// A document is not valid YAML, is not UTF-8, or is YAML Kubernetes cannot read or
+    /// would read differently from vf-post.
+    #[error("cannot read {at}, line {line} column {column} of the input: {message}")]
     Yaml {
         /// The document.
         at: At,
@@ -44,15 +39,14 @@ pub enum Error {
         /// What the parser said.
         message: String,
     },
-    /// Text after a `...` end marker without a `---` before it: Helm would drop it silently.
-    #[error(
-        "line {line}: content after the document end marker `...` on line {end_line}; start a new document with `---`"
-    )]
-    ContentAfterEnd {
-        /// Line of the orphaned content.
-        line: usize,
-        /// Line of the `...` marker.
-        end_line: usize,
+    /// A document vf-post must change is not an object Kubernetes reads (found only once
+    /// parsed, so without a line).
+    #[error("{at}: {message}")]
+    Document {
+        /// The document.
+        at: At,
+        /// What is wrong with it.
+        message: String,
     },
     /// The chart's vf-post contract document is unusable.
     #[error("vf-post contract in {at}: {message}")]

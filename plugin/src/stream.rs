@@ -3,14 +3,14 @@
 //! under their own `---` line and `# Source:` header.
 
 pub mod build;
+pub mod characters;
 pub mod emit;
+pub mod key;
 pub mod limits;
-/// serde-saphyr's reading: the reference the tree builder is tested against.
-pub mod parse;
 pub mod resolve;
 pub mod scan;
 pub mod split;
-pub mod value;
+pub mod yaml11;
 
 use std::sync::Mutex;
 
@@ -45,6 +45,8 @@ pub struct Stream {
     lists: Vec<(usize, Value)>,
     docs: Vec<Document>,
     form: Form,
+    /// What aliases may still copy into the trees built later (for policy modules' patches).
+    budget: limits::AliasBudget,
 }
 
 impl Stream {
@@ -54,12 +56,11 @@ impl Stream {
     /// document while reading, and a changed one is emitted at once and its tree freed, so
     /// memory follows what the pipeline reads, not the size of the input.
     pub fn read(input: Vec<u8>, plan: &Plan<'_>) -> Result<Stream> {
-        let input = String::from_utf8(input).map_err(|e| Error::NotUtf8 {
-            offset: e.utf8_error().valid_up_to(),
-        })?;
+        let input = String::from_utf8(input).map_err(not_utf8)?;
         let bom = input.starts_with(BOM);
         let offset = if bom { BOM.len() } else { 0 };
-        let mut chunks = split::split(&input[offset..])?;
+        let mut chunks =
+            split::split(&input[offset..]).map_err(|e| split_error(&input[offset..], e))?;
         for chunk in &mut chunks {
             chunk.start += offset;
             chunk.end += offset;
@@ -67,6 +68,7 @@ impl Stream {
         // A cheap guess of each kind decides what to parse; a wrong guess costs time, not
         // correctness: the scan of an unparsed chunk reads its real identity.
         let peeks: Vec<Peek> = chunks.iter().map(|c| peek(c.text(&input))).collect();
+        let budget = limits::AliasBudget::for_input(input.len());
         let guessed_contract = peeks
             .iter()
             .filter_map(|p| p.meta.as_ref())
@@ -84,6 +86,15 @@ impl Stream {
                 .source_comment
                 .clone()
                 .or_else(|| peeks[i].source.clone());
+            characters::check(text).map_err(|refused| {
+                let (line, column) = characters::position(text, refused.offset);
+                let why = scan::SyntaxError {
+                    line,
+                    column,
+                    message: refused.why,
+                };
+                yaml_error(&chunks[i], source.clone(), why, i)
+            })?;
             if !built {
                 let meta =
                     scan::scan(text).map_err(|e| yaml_error(&chunks[i], source.clone(), e, i))?;
@@ -91,8 +102,25 @@ impl Stream {
                     return Ok(Read::scanned(meta));
                 }
             }
-            let mut value = build::build(text).map_err(|e| yaml_error(&chunks[i], source, e, i))?;
+            let mut value = build::build_within(text, &budget)
+                .map_err(|e| yaml_error(&chunks[i], source.clone(), e, i))?;
             let meta = value.as_ref().map_or_else(Meta::empty, Meta::of_value);
+            if is_list(&meta) {
+                let items = value
+                    .as_ref()
+                    .and_then(|v| v.get("items"))
+                    .and_then(Value::as_array);
+                for (n, item) in items.into_iter().flatten().enumerate() {
+                    build::check_metadata(item).map_err(|(_, message)| {
+                        let why = scan::SyntaxError {
+                            line: 1,
+                            column: 1,
+                            message: format!("item {} of the List: {message}", n + 1),
+                        };
+                        yaml_error(&chunks[i], source.clone(), why, i)
+                    })?;
+                }
+            }
             if keep(&meta) {
                 return Ok(Read {
                     meta,
@@ -131,7 +159,7 @@ impl Stream {
                 }
             }
         }
-        Ok(Self::assemble(input, bom, chunks, reads))
+        Ok(Self::assemble(input, bom, chunks, reads, budget))
     }
 
     /// Reads a stream, parsing every document.
@@ -159,7 +187,7 @@ impl Stream {
             (None, Origin::Chunk(c)) => (self.chunks[c].text(&self.input).to_owned(), c),
             _ => return Ok(()),
         };
-        let value = build::build(&text)
+        let value = build::build_within(&text, &self.budget)
             .map_err(|e| yaml_error(&self.chunks[chunk], doc.source.clone(), e, chunk))?;
         let doc = &mut self.docs[index];
         let emitted = doc.early.take().is_some();
@@ -174,7 +202,13 @@ impl Stream {
             .filter_map(|d| d.early.as_ref().map(|(_, change)| (d, change.as_str())))
     }
 
-    fn assemble(input: String, bom: bool, chunks: Vec<Chunk>, reads: Vec<Read>) -> Stream {
+    fn assemble(
+        input: String,
+        bom: bool,
+        chunks: Vec<Chunk>,
+        reads: Vec<Read>,
+        budget: limits::AliasBudget,
+    ) -> Stream {
         let mut docs = Vec::with_capacity(chunks.len());
         let mut lists = Vec::new();
         for (i, Read { meta, value, early }) in reads.into_iter().enumerate() {
@@ -224,6 +258,7 @@ impl Stream {
             lists,
             docs,
             form,
+            budget,
         }
     }
 }
@@ -293,6 +328,50 @@ fn peek(text: &str) -> Peek {
     }
 }
 
+/// Invalid UTF-8, placed: the document holding it, its line and column.
+fn not_utf8(e: std::string::FromUtf8Error) -> Error {
+    let bytes = e.as_bytes();
+    let valid_up_to = e.utf8_error().valid_up_to();
+    let valid = std::str::from_utf8(&bytes[..valid_up_to]).expect("valid up to there");
+    let (line, column) = characters::position(valid, valid_up_to);
+    let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
+    // The document is the last one that starts before the bad byte.
+    let (document, start) = match split::split(&valid[..line_start]) {
+        Ok(chunks) => chunks.last().map_or((1, 0), |c| (chunks.len(), c.start)),
+        Err(e) => (e.chunk + 1, e.chunk_start),
+    };
+    let text = &valid[start..];
+    let source = split::split(text)
+        .ok()
+        .and_then(|c| c.first().and_then(|c| c.source_comment.clone()))
+        .or_else(|| peek(text).source);
+    Error::Yaml {
+        at: At { document, source },
+        line,
+        column,
+        message: format!(
+            "invalid UTF-8 (byte 0x{:02X}); Helm writes UTF-8 and Kubernetes refuses anything else",
+            bytes[valid_up_to]
+        ),
+    }
+}
+
+/// A stream that cannot be cut into documents, placed.
+fn split_error(input: &str, e: split::SplitError) -> Error {
+    let source = e
+        .source
+        .or_else(|| peek(&input[e.chunk_start..e.offset]).source);
+    Error::Yaml {
+        at: At {
+            document: e.chunk + 1,
+            source,
+        },
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    }
+}
+
 fn is_list(meta: &Meta) -> bool {
     meta.kind == "List" && meta.api_version == "v1"
 }
@@ -337,7 +416,8 @@ impl Stream {
         if let (Form::Helm4, Some(path)) = (self.form, &source)
             && let Some(meta) = value.get_mut("metadata").filter(|m| m.is_object())
         {
-            let annotations = crate::document::object_entry(meta, "annotations");
+            let annotations = crate::document::object_entry(meta, "annotations")
+                .expect("vf-post makes its documents with annotations as a mapping");
             annotations.insert(SOURCE_ANNOTATION.into(), Value::String(path.clone()));
         }
         let position =

@@ -79,3 +79,59 @@ fn every_rule_fires_on_bad_twins_and_stays_quiet_on_good_ones() {
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
+
+/// Issue 12: a setting a rule denies, hidden from a YAML 1.2 reader behind a character go-yaml
+/// reads as a line break (`# note<U+2028>    hostNetwork: true`), is refused or denied.
+#[test]
+fn settings_hidden_behind_yaml_1_1_line_breaks_are_refused_or_denied() {
+    let root = support::repo().join("tests/rules");
+    let mut failures = Vec::new();
+    let mut hidden = 0;
+    for rule in RULES {
+        let dir = root.join(rule.id);
+        let input = std::fs::read_to_string(dir.join("input.yaml")).unwrap();
+        let config: Config = std::fs::read_to_string(dir.join("config.yaml"))
+            .map(|t| serde_saphyr::from_str(&t).unwrap())
+            .unwrap_or_default();
+        let lines: Vec<&str> = input.split_inclusive('\n').collect();
+        // Every line of every bad document, each hidden behind each break in turn.
+        let mut in_bad = false;
+        for (i, line) in lines.iter().enumerate() {
+            if line.starts_with("---") {
+                in_bad = false;
+            }
+            if let Some(name) = line.trim().strip_prefix("name: ") {
+                in_bad |= name.starts_with("bad-") && lines[i - 1].trim() == "metadata:";
+            }
+            let body = line.trim_end_matches('\n');
+            if !in_bad || body.trim().is_empty() || body.trim_start().starts_with(['#', '-']) {
+                continue;
+            }
+            for c in ['\u{85}', '\u{2028}', '\u{2029}'] {
+                let indent = &body[..body.len() - body.trim_start().len()];
+                let mut text: String = lines[..i].concat();
+                text.push_str(&format!("{indent}# note{c}{body}\n"));
+                text.push_str(&lines[i + 1..].concat());
+                hidden += 1;
+                match vf_plugin::render(text.into_bytes(), &config) {
+                    Err(e)
+                        if e.to_string()
+                            .contains("Kubernetes reads it as a line break") => {}
+                    Err(e) => failures.push(format!(
+                        "{}: line {} {c:?}: refused for another reason: {e}",
+                        rule.id,
+                        i + 1
+                    )),
+                    Ok(r) if r.findings.iter().any(|f| f.rule == rule.id) => {}
+                    Ok(_) => failures.push(format!(
+                        "{}: line {} hidden behind {c:?} passes",
+                        rule.id,
+                        i + 1
+                    )),
+                }
+            }
+        }
+    }
+    assert!(hidden > 300, "only {hidden} hidden settings tried");
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}

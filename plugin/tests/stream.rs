@@ -152,7 +152,7 @@ fn malformed_yaml_names_document_template_and_position() {
     );
     assert_eq!(
         message,
-        "invalid YAML in document 2 (c/templates/b.yaml), line 9 column 11 of the input: mapping values are not allowed in this context"
+        "cannot read document 2 (c/templates/b.yaml), line 9 column 11 of the input: mapping values are not allowed in this context"
     );
     assert!(!message.contains('\n'));
 }
@@ -169,17 +169,21 @@ fn malformed_yaml_is_refused_even_in_documents_no_pass_wants() {
 #[test]
 fn content_after_an_end_marker_is_refused() {
     assert_eq!(
-        error_of("kind: A\n...\nkind: B\n"),
-        "line 3: content after the document end marker `...` on line 2; start a new document with `---`"
+        error_of("---\n# Source: c/templates/a.yaml\nkind: A\n...\nkind: B\n"),
+        "cannot read document 1 (c/templates/a.yaml), line 5 column 1 of the input: content after \
+         the document end marker `...` on line 4: Kubernetes would drop it silently (start a new \
+         document with `---`)"
     );
 }
 
 #[test]
 fn input_that_is_not_utf8_is_refused() {
-    let err = render(b"kind: A\nname: \xff\n".to_vec(), &Config::default()).unwrap_err();
+    let input = b"kind: A\n---\n# Source: c/templates/b.yaml\nkind: B\nname: x\xff\n";
+    let err = render(input.to_vec(), &Config::default()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "input is not UTF-8 (first bad byte at offset 14)"
+        "cannot read document 2 (c/templates/b.yaml), line 5 column 8 of the input: invalid UTF-8 \
+         (byte 0xFF); Helm writes UTF-8 and Kubernetes refuses anything else"
     );
 }
 
@@ -195,10 +199,7 @@ fn a_few_kb_of_aliases_do_not_expand_to_gigabytes() {
     }
     assert!(text.len() < 4096);
     let message = error_of(&text);
-    assert!(
-        message.starts_with("invalid YAML in document 1"),
-        "{message}"
-    );
+    assert!(message.starts_with("cannot read document 1"), "{message}");
 }
 
 #[test]
@@ -207,7 +208,7 @@ fn deep_nesting_does_not_overflow_the_stack() {
         "kind: Deep\nmetadata:\n  name: d\nspec: {}\n",
         "[".repeat(50_000)
     );
-    assert!(error_of(&flow).starts_with("invalid YAML in document 1"));
+    assert!(error_of(&flow).starts_with("cannot read document 1"));
     let block: String = (0..5_000)
         .map(|i| format!("{}a:\n", " ".repeat(i)))
         .collect();

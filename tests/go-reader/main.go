@@ -24,8 +24,12 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "serve" {
+		serve()
+		return
+	}
 	if len(os.Args) != 2 || (os.Args[1] != "helm3" && os.Args[1] != "helm4") {
-		fail(fmt.Errorf("usage: go-reader helm3|helm4 < stream"))
+		fail(fmt.Errorf("usage: go-reader helm3|helm4 < stream, or go-reader serve (judge.go)"))
 	}
 	input, err := io.ReadAll(os.Stdin)
 	if err != nil {
@@ -55,39 +59,54 @@ func main() {
 	}
 }
 
-// splitLikeAPIMachinery mirrors k8s.io/apimachinery/pkg/util/yaml.YAMLReader: a line starting
-// with "---" ends a document; only spaces and a comment may follow it on that line.
+// splitLikeAPIMachinery is k8s.io/apimachinery/pkg/util/yaml's YAMLReader (as of 2026-07): a
+// LineReader that strips each line's "\n" or "\r\n" and writes "\n" back, and a line starting
+// with "---" ends a document; anything but spaces or a comment after it is an error.
 func splitLikeAPIMachinery(input []byte) ([][]byte, error) {
 	var docs [][]byte
-	var cur bytes.Buffer
 	reader := bufio.NewReader(bytes.NewReader(input))
+	readLine := func() ([]byte, error) {
+		var buffer bytes.Buffer
+		isPrefix, err := true, error(nil)
+		var line []byte
+		for isPrefix && err == nil {
+			line, isPrefix, err = reader.ReadLine()
+			buffer.Write(line)
+		}
+		buffer.WriteByte('\n')
+		return buffer.Bytes(), err
+	}
 	for {
-		line, err := reader.ReadBytes('\n')
-		if len(line) > 0 {
+		var buffer bytes.Buffer
+		var doc []byte
+		for {
+			line, err := readLine()
+			if err != nil && err != io.EOF {
+				return nil, err
+			}
 			if bytes.HasPrefix(line, []byte("---")) {
 				trimmed := strings.TrimSpace(string(line[3:]))
 				if len(trimmed) > 0 && trimmed[0] != '#' {
 					return nil, fmt.Errorf("invalid Yaml document separator: %s", trimmed)
 				}
-				if cur.Len() > 0 {
-					docs = append(docs, append([]byte(nil), cur.Bytes()...))
-					cur.Reset()
+				if buffer.Len() != 0 {
+					doc = buffer.Bytes()
+					break
 				}
-			} else {
-				cur.Write(line)
+				if err == io.EOF {
+					return docs, nil
+				}
 			}
+			if err == io.EOF {
+				if buffer.Len() != 0 {
+					docs = append(docs, buffer.Bytes())
+				}
+				return docs, nil
+			}
+			buffer.Write(line)
 		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+		docs = append(docs, doc)
 	}
-	if cur.Len() > 0 {
-		docs = append(docs, cur.Bytes())
-	}
-	return docs, nil
 }
 
 // helm4RoundTrip mirrors Helm 4's splitAndDeannotate: kyaml's splitDocuments, a yaml.v3 node

@@ -2,108 +2,206 @@
 //! serde-saphyr), typed as Kubernetes' Go YAML types it: scalars by go-yaml v2's resolver
 //! (resolve.rs), keys stringified as sigs.k8s.io/yaml does, aliases copied, `<<` merged in
 //! go-yaml v2's order, duplicate keys last-wins. About 3× faster than serde-saphyr's
-//! deserializer, against which it is tested (tests/reader.rs) as well as against Go.
+//! deserializer. Go judges it: tests/differential, plugin/tests/fidelity.rs.
 
 use std::collections::HashMap;
 
-use granit_parser::{Event, Parser, ScalarStyle, ScanError, Tag};
+use granit_parser::{Event, ScalarStyle, Span, StructureStyle, Tag};
 use serde_json::{Map, Value};
 
-use super::limits::{MAX_ALIAS_REPLAY, MAX_DEPTH, MAX_NODES};
+use super::key::{self, GoKey, Keys};
+use super::limits::{AliasBudget, MAX_DEPTH, MAX_NODES, NODE_BYTES};
 use super::resolve::{self, CoreTag, Written};
 use super::scan::SyntaxError;
+use super::yaml11::Place;
 
 /// Builds the chunk's document; `None` when it holds none (empty, comments only, `null`).
+/// Aliases are copied within the chunk's own budget (see [`build_within`]).
 pub fn build(text: &str) -> Result<Option<Value>, SyntaxError> {
-    let mut builder = Builder::default();
-    let mut parser = Parser::new_from_str(text);
+    build_within(text, &AliasBudget::for_input(text.len()))
+}
+
+/// Builds the chunk's document, its aliases' copies paid from `budget` (the stream's).
+pub fn build_within(text: &str, budget: &AliasBudget) -> Result<Option<Value>, SyntaxError> {
+    let mut builder = Builder::new(budget);
+    let mut parser = super::yaml11::parser(text);
+    let mut gaps = super::yaml11::Gaps::new(text);
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(scan_error)?;
-        builder.event(event).map_err(|message| SyntaxError {
-            line: span.start.line(),
-            column: span.start.col() + 1,
-            message,
-        })?;
+        let (event, span) = next.map_err(super::yaml11::syntax_error)?;
+        gaps.next(&span, builder.in_flow())
+            .map_err(|message| SyntaxError {
+                line: span.start.line(),
+                column: span.start.col() + 1,
+                message,
+            })?;
+        builder
+            .event(text, event, &span)
+            .map_err(|message| SyntaxError {
+                line: span.start.line(),
+                column: span.start.col() + 1,
+                message,
+            })?;
     }
     if builder.documents > 1 {
         return Err(SyntaxError {
             line: 1,
             column: 1,
-            message: "more than one document without a `---` separator".into(),
+            message: super::scan::SECOND_DOCUMENT.into(),
         });
     }
-    Ok(builder.root.filter(|v| !v.is_null()))
+    let root = builder.root.filter(|v| !v.is_null());
+    if let Some(value) = &root {
+        check_metadata(value).map_err(|(field, message)| {
+            // The tree has no positions: point at the field's first line.
+            let needle = format!("{field}:");
+            let (line, column) = text
+                .find(&needle)
+                .map_or((1, 1), |at| super::characters::position(text, at));
+            SyntaxError {
+                line,
+                column,
+                message,
+            }
+        })?;
+    }
+    Ok(root)
 }
 
-/// A node being built, with its anchor and node count.
+/// `metadata`, its `labels` and its `annotations` are mappings (or null) in any object
+/// Kubernetes reads; anything else is refused, naming the field.
+pub fn check_metadata(value: &Value) -> Result<(), (&'static str, String)> {
+    let not_a_mapping = |field: &'static str, path: &str, v: &Value| {
+        let what = match v {
+            Value::Array(_) => "a list",
+            Value::String(_) => "a string",
+            Value::Number(_) => "a number",
+            Value::Bool(_) => "a boolean",
+            Value::Null | Value::Object(_) => return Ok(()),
+        };
+        Err((
+            field,
+            format!("{path} is {what}, not a mapping; Kubernetes cannot read the object"),
+        ))
+    };
+    let Some(metadata) = value.get("metadata") else {
+        return Ok(());
+    };
+    not_a_mapping("metadata", "metadata", metadata)?;
+    for field in ["labels", "annotations"] {
+        if let Some(v) = metadata.get(field) {
+            not_a_mapping(field, &format!("metadata.{field}"), v)?;
+        }
+    }
+    Ok(())
+}
+
+/// A node being built, with its anchor and weight (what it costs in memory, about).
 enum Frame {
     Map {
         map: Map<String, Value>,
+        /// Its non-string keys so far.
+        keys: Keys,
         /// The pending key, once read.
         key: Option<Key>,
         anchor: usize,
-        nodes: usize,
+        weight: usize,
+        flow: bool,
     },
     Seq {
         items: Vec<Value>,
         anchor: usize,
-        nodes: usize,
+        weight: usize,
+        flow: bool,
     },
 }
 
 /// A mapping key, as Kubernetes will name it.
 enum Key {
-    Name(String),
+    Name(GoKey),
     /// `<<`: the value is merged in.
     Merge,
 }
 
-#[derive(Default)]
-struct Builder {
+struct Builder<'b> {
     stack: Vec<Frame>,
     root: Option<Value>,
     documents: usize,
-    /// Anchored nodes by id, with their node counts.
+    /// Anchored nodes by id, with their weights.
     anchors: HashMap<usize, (Value, usize)>,
     nodes: usize,
-    replayed: usize,
+    budget: &'b AliasBudget,
 }
 
-impl Builder {
-    fn event(&mut self, event: Event<'_>) -> Result<(), String> {
+impl<'b> Builder<'b> {
+    fn new(budget: &'b AliasBudget) -> Self {
+        Builder {
+            stack: Vec::new(),
+            root: None,
+            documents: 0,
+            anchors: HashMap::new(),
+            nodes: 0,
+            budget,
+        }
+    }
+
+    fn in_flow(&self) -> bool {
+        matches!(
+            self.stack.last(),
+            Some(Frame::Map { flow: true, .. } | Frame::Seq { flow: true, .. })
+        )
+    }
+
+    fn event(&mut self, text: &str, event: Event<'_>, span: &Span) -> Result<(), String> {
+        let in_flow = self.in_flow();
+        let place = match self.stack.last() {
+            Some(Frame::Map {
+                flow: true,
+                key: None,
+                ..
+            }) => Place::FlowKey,
+            _ if in_flow => Place::Flow,
+            _ => Place::Block,
+        };
         match event {
             Event::DocumentStart(..) => self.documents += 1,
-            Event::MappingStart(_, anchor, _) => self.open(Frame::Map {
+            Event::MappingStart(style, anchor, _) => self.open(Frame::Map {
                 map: Map::new(),
+                keys: Keys::default(),
                 key: None,
                 anchor,
-                nodes: 1,
+                weight: NODE_BYTES,
+                flow: in_flow || style == StructureStyle::Flow,
             })?,
-            Event::SequenceStart(_, anchor, _) => self.open(Frame::Seq {
+            Event::SequenceStart(style, anchor, _) => self.open(Frame::Seq {
                 items: Vec::new(),
                 anchor,
-                nodes: 1,
+                weight: NODE_BYTES,
+                flow: in_flow || style == StructureStyle::Flow,
             })?,
             Event::MappingEnd | Event::SequenceEnd => {
-                let (value, anchor, nodes) = match self.stack.pop().expect("balanced events") {
+                let (value, anchor, weight) = match self.stack.pop().expect("balanced events") {
                     Frame::Map {
                         map,
                         key,
                         anchor,
-                        nodes,
+                        weight,
+                        ..
                     } => {
                         debug_assert!(key.is_none(), "a mapping ends after a value");
-                        (Value::Object(map), anchor, nodes)
+                        (Value::Object(map), anchor, weight)
                     }
                     Frame::Seq {
                         items,
                         anchor,
-                        nodes,
-                    } => (Value::Array(items), anchor, nodes),
+                        weight,
+                        ..
+                    } => (Value::Array(items), anchor, weight),
                 };
-                self.complete(value, anchor, nodes)?;
+                self.complete(value, anchor, weight)?;
             }
-            Event::Scalar(text, style, anchor, tag) => {
+            Event::Scalar(value, style, anchor, tag) => {
+                super::yaml11::check_scalar(text, &value, style, span, place)?;
+                let text = value;
                 let written = if style == ScalarStyle::Plain {
                     Written::Plain
                 } else {
@@ -121,36 +219,37 @@ impl Builder {
                     *key = Some(if is_merge {
                         Key::Merge
                     } else {
-                        Key::Name(go_key(&resolve::scalar(&text, written, core, custom)?)?)
+                        Key::Name(key::go_key(&resolve::scalar(
+                            &text, written, core, custom,
+                        )?)?)
                     });
-                    self.add_to_parent(1);
+                    self.add_to_parent(NODE_BYTES + text.len());
                     return self.count(1);
                 }
                 let value = resolve::scalar(&text, written, core, custom)?;
                 self.count(1)?;
-                self.complete(value, anchor, 1)?;
+                self.complete(value, anchor, NODE_BYTES + text.len())?;
             }
+            Event::Anchor(_, name) => super::yaml11::check_anchor(&name)?,
             Event::Alias(id) => {
-                let (value, nodes) =
-                    self.anchors.get(&id).cloned().ok_or_else(|| {
+                super::yaml11::check_alias(text, span)?;
+                let weight =
+                    self.anchors.get(&id).map(|(_, w)| *w).ok_or_else(|| {
                         "an alias refers to an anchor that contains it".to_owned()
                     })?;
-                self.replayed += nodes;
-                if self.replayed > MAX_ALIAS_REPLAY {
-                    return Err(format!(
-                        "aliases expand to more than {MAX_ALIAS_REPLAY} nodes; refusing what looks like an alias bomb"
-                    ));
-                }
+                // Paid before the copy is made: a bomb stops before it takes the memory.
+                self.budget.spend(weight)?;
+                let value = self.anchors[&id].0.clone();
                 if let Some(Frame::Map {
                     key: key @ None, ..
                 }) = self.stack.last_mut()
                 {
-                    *key = Some(Key::Name(go_key(&value)?));
-                    self.add_to_parent(1);
+                    *key = Some(Key::Name(key::go_key(&value)?));
+                    self.add_to_parent(weight);
                     return self.count(1);
                 }
-                self.count(nodes)?;
-                self.complete(value, 0, nodes)?;
+                self.count(weight / NODE_BYTES)?;
+                self.complete(value, 0, weight)?;
             }
             _ => {}
         }
@@ -170,9 +269,9 @@ impl Builder {
         self.count(1)
     }
 
-    fn add_to_parent(&mut self, nodes: usize) {
+    fn add_to_parent(&mut self, weight: usize) {
         match self.stack.last_mut() {
-            Some(Frame::Map { nodes: n, .. } | Frame::Seq { nodes: n, .. }) => *n += nodes,
+            Some(Frame::Map { weight: w, .. } | Frame::Seq { weight: w, .. }) => *w += weight,
             None => {}
         }
     }
@@ -185,21 +284,22 @@ impl Builder {
         Ok(())
     }
 
-    /// A node of `nodes` nodes is done: record its anchor and hand it to its parent.
-    fn complete(&mut self, value: Value, anchor: usize, nodes: usize) -> Result<(), String> {
+    /// A node of `weight` is done: record its anchor and hand it to its parent.
+    fn complete(&mut self, value: Value, anchor: usize, weight: usize) -> Result<(), String> {
         if anchor != 0 {
-            self.anchors.insert(anchor, (value.clone(), nodes));
+            self.anchors.insert(anchor, (value.clone(), weight));
         }
-        self.add_to_parent(nodes);
+        self.add_to_parent(weight);
         match self.stack.last_mut() {
             None => self.root = Some(value),
             Some(Frame::Seq { items, .. }) => items.push(value),
-            Some(Frame::Map { map, key, .. }) => {
+            Some(Frame::Map { map, keys, key, .. }) => {
                 match key.take().expect("keys are read before values") {
                     Key::Name(name) => {
-                        map.insert(name, value);
+                        keys.admit(&name, map.contains_key(&name.name))?;
+                        map.insert(name.name, value);
                     }
-                    Key::Merge => merge(map, value)?,
+                    Key::Merge => merge(map, keys, value)?,
                 }
             }
         }
@@ -209,16 +309,20 @@ impl Builder {
 
 /// go-yaml v2's merge: a mapping's entries overwrite what is there so far (keys written after
 /// `<<` overwrite them in turn); in a sequence of mappings the earlier ones win.
-fn merge(map: &mut Map<String, Value>, value: Value) -> Result<(), String> {
-    match value {
-        Value::Object(entries) => {
-            map.extend(entries);
-            Ok(())
+fn merge(map: &mut Map<String, Value>, keys: &mut Keys, value: Value) -> Result<(), String> {
+    let mut extend = |entries: Map<String, Value>| -> Result<(), String> {
+        for (name, value) in entries {
+            keys.admit(&key::merged_key(&name), map.contains_key(&name))?;
+            map.insert(name, value);
         }
+        Ok(())
+    };
+    match value {
+        Value::Object(entries) => extend(entries),
         Value::Array(items) => {
             for item in items.into_iter().rev() {
                 match item {
-                    Value::Object(entries) => map.extend(entries),
+                    Value::Object(entries) => extend(entries)?,
                     _ => {
                         return Err(
                             "map merge requires map or sequence of maps as the value".into()
@@ -243,31 +347,5 @@ pub(crate) fn classify(tag: Option<&Tag>) -> (Option<CoreTag>, bool) {
             Some(core) => (Some(core), false),
             None => (None, true),
         },
-    }
-}
-
-/// A key as sigs.k8s.io/yaml stringifies it for JSON (`convertToJSONableObject`).
-pub(crate) fn go_key(value: &Value) -> Result<String, String> {
-    match value {
-        Value::String(s) => Ok(s.clone()),
-        Value::Bool(b) => Ok(b.to_string()),
-        Value::Number(n) if n.is_i64() => Ok(n.to_string()),
-        Value::Number(n) if n.is_u64() => Err(format!(
-            "mapping key {n} is too large for Kubernetes; quote it"
-        )),
-        Value::Number(n) => Ok(super::value::go_float_key(n.as_f64().expect("a float"))),
-        Value::Null => Err("a null mapping key cannot be read by Kubernetes; quote it".into()),
-        Value::Array(_) | Value::Object(_) => {
-            Err("a mapping or sequence as a mapping key cannot be read by Kubernetes".into())
-        }
-    }
-}
-
-fn scan_error(error: ScanError) -> SyntaxError {
-    let marker = error.marker();
-    SyntaxError {
-        line: marker.line(),
-        column: marker.col() + 1,
-        message: error.info(),
     }
 }

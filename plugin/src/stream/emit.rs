@@ -16,8 +16,12 @@ use serde_json::Value;
 pub fn emit(value: &Value) -> String {
     let mut options = serde_saphyr::SerializerOptions::default();
     options.prefer_block_scalars = false;
+    let safe = GoSafe {
+        value,
+        last: last_leaf(value),
+    };
     // Serializing a `serde_json::Value` cannot fail: its keys are strings, its numbers finite.
-    let mut text = serde_saphyr::to_string_with_options(&GoSafe(value), options)
+    let mut text = serde_saphyr::to_string_with_options(&safe, options)
         .expect("a JSON value always serializes");
     if !text.ends_with('\n') {
         text.push('\n');
@@ -25,32 +29,53 @@ pub fn emit(value: &Value) -> String {
     text
 }
 
-/// A value whose strings pick a style Go reads back exactly.
-struct GoSafe<'a>(&'a Value);
+/// A value whose strings pick a style Go reads back exactly. `last` is the document's last
+/// scalar: Helm's manifest splitting trims every document, which would take a block scalar's
+/// final line break with it, so there a string ending in one is double-quoted.
+struct GoSafe<'a> {
+    value: &'a Value,
+    last: Option<&'a Value>,
+}
 
 impl Serialize for GoSafe<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
+        let child = |value| GoSafe {
+            value,
+            last: self.last,
+        };
+        let is_last = self.last.is_some_and(|l| std::ptr::eq(l, self.value));
+        match self.value {
             Value::Null => serializer.serialize_unit(),
             Value::Bool(b) => serializer.serialize_bool(*b),
             Value::Number(n) => n.serialize(serializer),
-            Value::String(s) if is_block_safe(s) => serde_saphyr::LitStr(s).serialize(serializer),
+            Value::String(s) if is_block_safe(s) && !(is_last && s.ends_with('\n')) => {
+                serde_saphyr::LitStr(s).serialize(serializer)
+            }
             Value::String(s) => serializer.serialize_str(s),
             Value::Array(items) => {
                 let mut seq = serializer.serialize_seq(Some(items.len()))?;
                 for item in items {
-                    seq.serialize_element(&GoSafe(item))?;
+                    seq.serialize_element(&child(item))?;
                 }
                 seq.end()
             }
             Value::Object(map) => {
                 let mut out = serializer.serialize_map(Some(map.len()))?;
                 for (key, value) in map {
-                    out.serialize_entry(key, &GoSafe(value))?;
+                    out.serialize_entry(key, &child(value))?;
                 }
                 out.end()
             }
         }
+    }
+}
+
+/// The scalar written last: the last entry's value, all the way down.
+fn last_leaf(value: &Value) -> Option<&Value> {
+    match value {
+        Value::Object(map) => map.values().next_back().and_then(last_leaf),
+        Value::Array(items) => items.last().and_then(last_leaf),
+        scalar => Some(scalar),
     }
 }
 
@@ -90,9 +115,16 @@ mod tests {
     }
 
     #[test]
+    fn a_block_scalar_never_ends_a_document_that_helm_trims() {
+        let text = emit(&serde_json::json!({"a": "x\ny\n", "b": {"c": ["p\nq\n"]}}));
+        assert!(text.contains("a: |\n  x\n  y\n"), "{text}");
+        assert!(text.ends_with("- \"p\\nq\\n\"\n"), "{text}");
+    }
+
+    #[test]
     fn long_lines_are_not_folded_and_no_directive_is_written() {
         let long = "word ".repeat(100);
-        let text = emit(&serde_json::json!({"k": long, "m": "a\nb\n"}));
+        let text = emit(&serde_json::json!({"k": long, "m": "a\nb\n", "z": 1}));
         assert!(!text.contains('>'), "{text}");
         assert!(text.contains("m: |\n  a\n  b\n"), "{text}");
         assert!(!text.contains("%YAML"));

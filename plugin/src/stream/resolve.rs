@@ -169,7 +169,8 @@ fn resolve(text: &str) -> Resolved {
     }
     let string = Resolved::Str { timestamp: false };
     match text.as_bytes()[0] {
-        b'.' => go_parse_float(text).map_or(string, Resolved::Float),
+        // Go hands these to strconv.ParseFloat as they are, underscores and all.
+        b'.' => go_parse_float_with_underscores(text).map_or(string, Resolved::Float),
         b'+' | b'-' | b'0'..=b'9' => {
             if is_timestamp(text) {
                 return Resolved::Str { timestamp: true };
@@ -201,6 +202,45 @@ fn resolve(text: &str) -> Resolved {
 fn go_parse_float(s: &str) -> Option<f64> {
     let f: f64 = s.parse().ok()?;
     f.is_finite().then_some(f)
+}
+
+/// `strconv.ParseFloat(s, 64)` for a decimal text that may hold Go's digit separators
+/// (`.5_0` is 0.5): allowed only between digits.
+fn go_parse_float_with_underscores(s: &str) -> Option<f64> {
+    if !s.contains('_') {
+        return go_parse_float(s);
+    }
+    if !underscores_ok(s) {
+        return None;
+    }
+    go_parse_float(&s.replace('_', ""))
+}
+
+/// Go's `underscoreOK` (strconv/atoi.go): every `_` sits between two digits (or a base
+/// prefix and a digit).
+fn underscores_ok(s: &str) -> bool {
+    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let b = s.as_bytes();
+    // `^` start, `0` digit or prefix, `_` underscore, `!` anything else.
+    let (mut saw, mut i, mut hex) = (b'^', 0, false);
+    if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
+        (saw, i, hex) = (b'0', 2, b[1].eq_ignore_ascii_case(&b'x'));
+    }
+    for &c in &b[i..] {
+        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
+            saw = b'0';
+        } else if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+        } else if saw == b'_' {
+            return false;
+        } else {
+            saw = b'!';
+        }
+    }
+    saw != b'_'
 }
 
 /// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
@@ -401,6 +441,11 @@ mod tests {
             ("=", json!("=")),
             ("<<", json!("<<")),
             ("1.", json!(1.0)),
+            (".5_0", json!(0.5)),
+            (".5e1_0", json!(5e9)),
+            ("._5", json!("._5")),
+            (".5_", json!(".5_")),
+            (".5__0", json!(".5__0")),
         ] {
             assert_eq!(plain(text), want, "{text}");
         }

@@ -4,9 +4,11 @@
 //! the pipeline needs to decide whether the document is worth a full parse: its kind, name,
 //! namespace and the two Helm annotations. Scanning runs about 3× faster than a full parse.
 
-use granit_parser::{Event, Parser, ScanError};
+use granit_parser::Event;
 
+use super::key::{GoKey, KeyId, Keys};
 use super::limits::MAX_DEPTH;
+use super::yaml11::Place;
 
 /// What a scan learns about a document without building it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -102,13 +104,22 @@ struct Frame {
     tracked: bool,
     /// The current key's field, while its value is pending.
     key: Field,
-    /// The collection is itself a mapping key (complex key).
-    is_key: bool,
     /// In `metadata.labels` or `metadata.annotations`: the current key, as Kubernetes names it.
     key_text: Option<String>,
+    /// In `metadata.labels` or `metadata.annotations`: the keys so far, to refuse two that
+    /// Kubernetes reads as one.
+    names: Vec<String>,
+    keys: Keys,
+    /// In a flow collection (`{...}`, `[...]`), where YAML 1.1 reads `?` and `:` otherwise.
+    flow: bool,
+    /// Its anchor id (0 for none): an alias to it inside it is a recursion Go refuses.
+    anchor: usize,
 }
 
-/// Scans one chunk.
+/// Scans one chunk. Refuses, besides syntax errors, what Kubernetes cannot read in any
+/// document: a second document in the chunk, complex, null or too large keys, explicitly
+/// tagged values Go cannot decode, infinite and NaN numbers (JSON has none), and labels or
+/// annotations Go would read as one key.
 pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
     let mut meta = Meta {
         empty: true,
@@ -116,90 +127,158 @@ pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
     };
     let mut stack: Vec<Frame> = Vec::with_capacity(16);
     let mut root_seen = false;
-    let mut parser = Parser::new_from_str(text);
+    let mut documents = 0;
+    let mut parser = super::yaml11::parser(text);
+    let mut gaps = super::yaml11::Gaps::new(text);
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(syntax_error)?;
+        let (event, span) = next.map_err(super::yaml11::syntax_error)?;
+        let refuse = |message: String| SyntaxError {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+            message,
+        };
+        let place = match stack.last() {
+            Some(f) if f.flow && f.is_map && f.key_next => Place::FlowKey,
+            Some(f) if f.flow => Place::Flow,
+            _ => Place::Block,
+        };
+        gaps.next(&span, place != Place::Block).map_err(&refuse)?;
         match event {
-            Event::MappingStart(..) | Event::SequenceStart(..) => {
+            Event::DocumentStart(..) => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(refuse(SECOND_DOCUMENT.into()));
+                }
+            }
+            Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
                 let is_map = matches!(event, Event::MappingStart(..));
+                let flow = style == granit_parser::StructureStyle::Flow
+                    || stack.last().is_some_and(|f| f.flow);
                 if stack.len() >= MAX_DEPTH {
-                    return Err(SyntaxError {
-                        line: span.start.line(),
-                        column: span.start.col() + 1,
-                        message: format!("nesting deeper than {MAX_DEPTH} levels"),
-                    });
+                    return Err(refuse(format!("nesting deeper than {MAX_DEPTH} levels")));
                 }
                 let frame = match stack.last() {
                     None => {
                         root_seen = true;
                         meta.empty = false;
-                        Frame::new(is_map, None, is_map, false)
+                        Frame::new(is_map, None, is_map, flow)
+                    }
+                    Some(parent) if parent.is_map && parent.key_next => {
+                        return Err(refuse(COMPLEX_KEY.into()));
+                    }
+                    Some(parent)
+                        if !is_map
+                            && parent.tracked
+                            && matches!(
+                                parent.key,
+                                Field::Metadata | Field::Labels | Field::Annotations
+                            ) =>
+                    {
+                        return Err(refuse(not_a_mapping(parent.key, "a list")));
                     }
                     Some(parent) => {
-                        let is_key = parent.is_map && parent.key_next;
-                        let field = (!is_key && parent.tracked).then_some(parent.key);
+                        let field = parent.tracked.then_some(parent.key);
                         let tracked = is_map && parent.tracked && Field::is_tracked_map(field);
-                        Frame::new(is_map, field, tracked, is_key)
+                        Frame::new(is_map, field, tracked, flow)
                     }
                 };
-                stack.push(frame);
+                stack.push(Frame { anchor, ..frame });
             }
+            Event::Anchor(_, name) => super::yaml11::check_anchor(&name).map_err(&refuse)?,
             Event::MappingEnd | Event::SequenceEnd => {
-                let done = stack.pop().expect("balanced events");
+                stack.pop().expect("balanced events");
                 if let Some(parent) = stack.last_mut() {
-                    if done.is_key {
-                        parent.key_next = false;
-                        parent.key = Field::Other;
-                    } else {
-                        parent.advance();
+                    parent.advance();
+                }
+            }
+            Event::Scalar(value, style, _, tag) => {
+                super::yaml11::check_scalar(text, &value, style, &span, place).map_err(&refuse)?;
+                let plain = style == granit_parser::ScalarStyle::Plain;
+                // Only plain or tagged scalars can be anything but a string; of those, only
+                // the tagged ones and a few first characters need a closer look.
+                let typed = if tag.is_some() || (plain && maybe_not_a_string(&value)) {
+                    Some(typed(&value, style, tag.as_deref()).map_err(&refuse)?)
+                } else {
+                    None
+                };
+                match stack.last_mut() {
+                    None => {
+                        root_seen = true;
+                        // A plain `null`/`~`/empty root is no document, as in Go.
+                        meta.empty = matches!(typed, Some(serde_json::Value::Null)) && plain;
+                    }
+                    Some(frame) if frame.is_map && frame.key_next => {
+                        frame.key_next = false;
+                        let merge = value == "<<"
+                            && (plain && tag.is_none() || is_merge_tag(tag.as_deref()));
+                        if merge {
+                            // The tree builder checks what is merged, and what it overrides.
+                            meta.uncertain = true;
+                            frame.key = Field::Other;
+                            continue;
+                        }
+                        let key = match &typed {
+                            Some(v) => super::key::go_key(v).map_err(&refuse)?,
+                            None => GoKey {
+                                name: value.clone().into_owned(),
+                                id: KeyId::Str,
+                            },
+                        };
+                        frame.key = if frame.tracked {
+                            Field::of(frame.field, &key.name)
+                        } else {
+                            Field::Other
+                        };
+                        // A key given twice: the last value is the whole of it, as in Go.
+                        forget(&mut meta, frame.key);
+                        if matches!(frame.field, Some(Field::Labels | Field::Annotations)) {
+                            let existing = frame.names.contains(&key.name);
+                            frame.keys.admit(&key, existing).map_err(&refuse)?;
+                            frame.names.push(key.name.clone());
+                            frame.key_text = Some(key.name);
+                        }
+                    }
+                    Some(frame) => {
+                        if frame.is_map
+                            && frame.tracked
+                            && matches!(
+                                frame.key,
+                                Field::Metadata | Field::Labels | Field::Annotations
+                            )
+                            && !(plain && matches!(typed, Some(serde_json::Value::Null)))
+                        {
+                            return Err(refuse(not_a_mapping(frame.key, "a scalar")));
+                        }
+                        if frame.is_map && frame.tracked {
+                            let text = match typed {
+                                Some(serde_json::Value::String(text)) => Some(text),
+                                Some(_) => None,
+                                None => Some(value.into_owned()),
+                            };
+                            if let Some(key) = frame.key_text.take() {
+                                let list = if frame.field == Some(Field::Labels) {
+                                    &mut meta.labels
+                                } else {
+                                    &mut meta.annotations
+                                };
+                                list.retain(|(k, _)| *k != key);
+                                if let Some(text) = &text {
+                                    list.push((key, text.clone()));
+                                }
+                            }
+                            record(&mut meta, frame.key, text);
+                        }
+                        frame.advance();
                     }
                 }
             }
-            Event::Scalar(value, style, _, tag) => match stack.last_mut() {
-                None => {
-                    root_seen = true;
-                    // A plain `null`/`~`/empty root is no document, as in Go.
-                    let null = style == granit_parser::ScalarStyle::Plain
-                        && matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL");
-                    meta.empty = null;
+            Event::Alias(id) => {
+                super::yaml11::check_alias(text, &span).map_err(&refuse)?;
+                if stack.iter().any(|f| f.anchor == id) {
+                    return Err(refuse(
+                        "an alias inside the node its anchor names: Kubernetes refuses the recursion".into(),
+                    ));
                 }
-                Some(frame) if frame.is_map && frame.key_next => {
-                    frame.key_next = false;
-                    frame.key = if frame.tracked {
-                        if value == "<<" {
-                            meta.uncertain = true;
-                        }
-                        Field::of(frame.field, &value)
-                    } else {
-                        Field::Other
-                    };
-                    if matches!(frame.field, Some(Field::Labels | Field::Annotations)) {
-                        frame.key_text = typed(&value, style, tag.as_deref())
-                            .and_then(|v| super::build::go_key(&v).ok());
-                        meta.uncertain |= frame.key_text.is_none();
-                    }
-                }
-                Some(frame) => {
-                    if frame.is_map && frame.tracked {
-                        if let Some(key) = frame.key_text.take() {
-                            let list = if frame.field == Some(Field::Labels) {
-                                &mut meta.labels
-                            } else {
-                                &mut meta.annotations
-                            };
-                            if let Some(serde_json::Value::String(text)) =
-                                typed(&value, style, tag.as_deref())
-                            {
-                                list.retain(|(k, _)| *k != key);
-                                list.push((key, text));
-                            }
-                        }
-                        record(&mut meta, frame.key, value.into_owned());
-                    }
-                    frame.advance();
-                }
-            },
-            Event::Alias(_) => {
                 if let Some(frame) = stack.last_mut() {
                     if frame.tracked {
                         meta.uncertain = true;
@@ -225,16 +304,58 @@ pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
     Ok(meta)
 }
 
+/// Forgets what an earlier value of `field` said.
+fn forget(meta: &mut Meta, field: Field) {
+    match field {
+        Field::ApiVersion => meta.api_version.clear(),
+        Field::Kind => meta.kind.clear(),
+        Field::Name => meta.name.clear(),
+        Field::Namespace => meta.namespace = None,
+        Field::SourceAnnotation => meta.source_annotation = None,
+        Field::Hook => meta.hook = None,
+        Field::Labels => meta.labels.clear(),
+        Field::Annotations => {
+            meta.annotations.clear();
+            meta.source_annotation = None;
+            meta.hook = None;
+        }
+        Field::Metadata => {
+            forget(meta, Field::Name);
+            forget(meta, Field::Namespace);
+            forget(meta, Field::Labels);
+            forget(meta, Field::Annotations);
+        }
+        Field::Entry | Field::Other => {}
+    }
+}
+
+fn not_a_mapping(field: Field, what: &str) -> String {
+    let path = match field {
+        Field::Labels => "metadata.labels",
+        Field::Annotations => "metadata.annotations",
+        _ => "metadata",
+    };
+    format!("{path} is {what}, not a mapping; Kubernetes cannot read the object")
+}
+
+/// Refused: go-yaml reads the first document of a chunk and silently drops the rest.
+pub(crate) const SECOND_DOCUMENT: &str =
+    "a second document without a `---` line of its own; Kubernetes would read only the first";
+const COMPLEX_KEY: &str = "a mapping or sequence as a mapping key cannot be read by Kubernetes";
+
 impl Frame {
-    fn new(is_map: bool, field: Option<Field>, tracked: bool, is_key: bool) -> Self {
+    fn new(is_map: bool, field: Option<Field>, tracked: bool, flow: bool) -> Self {
         Frame {
+            flow,
+            anchor: 0,
             is_map,
             key_next: true,
             field,
             tracked,
             key: Field::Other,
-            is_key,
             key_text: None,
+            names: Vec::new(),
+            keys: Keys::default(),
         }
     }
 
@@ -247,56 +368,73 @@ impl Frame {
     }
 }
 
-fn record(meta: &mut Meta, field: Field, value: String) {
+/// Whether a plain scalar may be a null, a boolean or a number: the only texts go-yaml does
+/// not read as strings (its `resolve` decides by the first character the same way).
+fn maybe_not_a_string(text: &str) -> bool {
+    match text.as_bytes().first() {
+        None => true,
+        Some(b) => matches!(
+            b,
+            b'0'..=b'9'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'~'
+                | b'n'
+                | b'N'
+                | b'y'
+                | b'Y'
+                | b't'
+                | b'T'
+                | b'f'
+                | b'F'
+                | b'o'
+                | b'O'
+        ),
+    }
+}
+
+fn is_merge_tag(tag: Option<&granit_parser::Tag>) -> bool {
+    super::build::classify(tag).0 == Some(super::resolve::CoreTag::Merge)
+}
+
+fn record(meta: &mut Meta, field: Field, value: Option<String>) {
     let slot = match field {
         Field::ApiVersion => &mut meta.api_version,
         Field::Kind => &mut meta.kind,
         Field::Name => &mut meta.name,
         Field::Namespace => {
-            meta.namespace = (!is_null(&value)).then_some(value);
+            meta.namespace = value;
             return;
         }
         Field::SourceAnnotation => {
-            meta.source_annotation = Some(value);
+            meta.source_annotation = value;
             return;
         }
         Field::Hook => {
-            meta.hook = Some(value);
+            meta.hook = value;
             return;
         }
         Field::Metadata | Field::Annotations | Field::Labels | Field::Entry | Field::Other => {
             return;
         }
     };
-    *slot = value;
+    *slot = value.unwrap_or_default();
 }
 
-/// A scalar typed as the tree builder types it.
+/// A scalar typed as the tree builder types it, or why Go cannot decode it.
 fn typed(
     text: &str,
     style: granit_parser::ScalarStyle,
     tag: Option<&granit_parser::Tag>,
-) -> Option<serde_json::Value> {
+) -> Result<serde_json::Value, String> {
     let written = if style == granit_parser::ScalarStyle::Plain {
         super::resolve::Written::Plain
     } else {
         super::resolve::Written::Quoted
     };
     let (core, custom) = super::build::classify(tag);
-    super::resolve::scalar(text, written, core, custom).ok()
-}
-
-fn is_null(value: &str) -> bool {
-    matches!(value, "" | "~" | "null" | "Null" | "NULL")
-}
-
-fn syntax_error(error: ScanError) -> SyntaxError {
-    let marker = error.marker();
-    SyntaxError {
-        line: marker.line(),
-        column: marker.col() + 1,
-        message: error.info(),
-    }
+    super::resolve::scalar(text, written, core, custom)
 }
 
 #[cfg(test)]
@@ -357,9 +495,49 @@ mod tests {
     }
 
     #[test]
-    fn complex_keys_do_not_confuse_the_scan() {
-        let meta = scan("? {kind: X}\n: 1\nkind: Real\n").unwrap();
-        assert_eq!(meta.kind, "Real");
+    fn what_kubernetes_cannot_read_in_any_document_is_refused_with_its_place() {
+        for (text, place, why) in [
+            (
+                "kind: A\nspec:\n  ? {kind: X}\n  : 1\n",
+                (3, 5),
+                "as a mapping key",
+            ),
+            ("kind: A\nspec:\n  ~: 1\n", (3, 3), "null mapping key"),
+            (
+                "kind: A\nspec:\n  18446744073709551615: 1\n",
+                (3, 3),
+                "too large",
+            ),
+            ("kind: A\nspec:\n  x: .nan\n", (3, 6), "not a finite number"),
+            // granit-parser places a tagged scalar at its end.
+            ("kind: A\nspec:\n  x: !!int abc\n", (3, 12), "cannot decode"),
+            (
+                "kind: A\nmetadata:\n  labels:\n    1: a\n    \"1\": b\n",
+                (5, 5),
+                "either at random",
+            ),
+            ("kind: A\n...\n--- x\n", (3, 1), "second document"),
+        ] {
+            let err = scan(text).unwrap_err();
+            assert_eq!((err.line, err.column), place, "{text:?}");
+            assert!(err.message.contains(why), "{text:?}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn identity_is_read_only_from_strings_as_kubernetes_types_them() {
+        let meta = scan("apiVersion: 1__0\nkind: yes\nmetadata:\n  name: \"0644\"\n  namespace: 0644\n  labels: {a: yes, b: 'yes'}\n").unwrap();
+        assert_eq!((meta.api_version.as_str(), meta.kind.as_str()), ("", ""));
+        assert_eq!(
+            (meta.name.as_str(), meta.namespace.as_deref()),
+            ("0644", None)
+        );
+        assert_eq!(meta.labels, [("b".to_owned(), "yes".to_owned())]);
+    }
+
+    #[test]
+    fn merge_keys_anywhere_leave_the_reading_to_the_tree_builder() {
+        assert!(scan("kind: A\nspec:\n  <<: {a: 1}\n").unwrap().uncertain);
     }
 
     #[test]
@@ -373,7 +551,11 @@ mod tests {
     fn deep_nesting_is_refused_without_recursion() {
         let flow = "[".repeat(100_000);
         let err = scan(&flow).unwrap_err();
-        assert!(err.message.contains("recursion limit"), "{}", err.message);
+        assert!(
+            err.message.contains("nesting deeper than 200"),
+            "{}",
+            err.message
+        );
         let block: String = (0..300).map(|i| format!("{}a:\n", " ".repeat(i))).collect();
         let err = scan(&block).unwrap_err();
         assert!(

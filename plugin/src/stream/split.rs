@@ -3,7 +3,24 @@
 //! A chunk owns its `---` line, the comment lines after it (Helm 3's `# Source:` header) and
 //! the document text, so a document nobody changes is written back exactly as it came.
 
-use crate::error::{Error, Result};
+/// Why the stream cannot be cut into documents, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitError {
+    /// 0-based index of the chunk the problem is in.
+    pub chunk: usize,
+    /// Byte offset where that chunk starts.
+    pub chunk_start: usize,
+    /// Byte offset where the offending line starts.
+    pub offset: usize,
+    /// The chunk's `# Source:` template, if its header named one.
+    pub source: Option<String>,
+    /// 1-based line in the input.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
 
 /// One `---`-delimited piece of the input stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,10 +53,11 @@ impl Chunk {
 
 /// Splits `input` (BOM already removed) into chunks.
 ///
-/// Separators are lines that start with `---` followed by nothing, whitespace or a comment,
-/// as YAML defines them; a `---` inside an indented block scalar is not one. Content after
-/// a `...` end marker in the same chunk is refused: Helm would silently drop it.
-pub fn split(input: &str) -> Result<Vec<Chunk>> {
+/// Separators are lines that start with `---` followed by nothing, or by spaces and maybe a
+/// comment: where YAML and Kubernetes' document reader (which cuts at every line starting
+/// with `---`) agree. Any other line starting with `---` is refused, as Kubernetes refuses
+/// it. Content after a `...` end marker in the same chunk is refused: Go would silently drop it.
+pub fn split(input: &str) -> Result<Vec<Chunk>, SplitError> {
     let mut chunks = Vec::new();
     let mut open: Option<Open> = None;
     let mut line_no = 0usize;
@@ -49,30 +67,49 @@ pub fn split(input: &str) -> Result<Vec<Chunk>> {
         let line_end = input[pos..].find('\n').map_or(input.len(), |i| pos + i + 1);
         let line = &input[pos..line_end];
         let kind = classify(line);
+        let refuse = |chunk: usize,
+                      chunk_start: usize,
+                      source: Option<String>,
+                      column: usize,
+                      message: String| SplitError {
+            chunk,
+            chunk_start,
+            offset: pos,
+            source,
+            line: line_no,
+            column,
+            message,
+        };
+        if let Line::Odd(message) = kind {
+            // Kubernetes cuts here: the line belongs to the next document.
+            let chunk = chunks.len() + usize::from(open.is_some());
+            return Err(refuse(chunk, pos, None, 1, message));
+        }
         if kind == Line::Separator || open.is_none() {
             if let Some(done) = open.take() {
                 chunks.push(done.finish(input, pos));
             }
-            if kind == Line::Separator && separator_has_content(line) {
-                // Content on the separator line itself (`--- |`): the line is body, not preamble.
-                let mut body = Open::new(pos, line_no, 0);
-                body.end_header();
-                open = Some(body);
-                pos = line_end;
-                continue;
-            }
-            let separator_len = if kind == Line::Separator {
-                line.len()
-            } else {
-                0
-            };
-            open = Some(Open::new(pos, line_no, separator_len));
-            if kind == Line::Separator {
+            let separator = kind == Line::Separator;
+            open = Some(Open::new(
+                pos,
+                line_no,
+                if separator { line.len() } else { 0 },
+            ));
+            if separator {
                 pos = line_end;
                 continue;
             }
         }
         let chunk = open.as_mut().expect("a chunk is open");
+        let after_end = |column: usize, message: String| {
+            refuse(
+                chunks.len(),
+                chunk.start,
+                chunk.source.clone(),
+                column,
+                message,
+            )
+        };
         match kind {
             Line::Comment | Line::Blank if chunk.in_header => {
                 chunk.header_len += line.len();
@@ -80,17 +117,33 @@ pub fn split(input: &str) -> Result<Vec<Chunk>> {
                     chunk.source = source_comment(line);
                 }
             }
-            Line::End => chunk.ended_at = Some(line_no),
             Line::Comment | Line::Blank => {}
-            Line::Content | Line::Separator => {
-                if let Some(end_line) = chunk.ended_at {
-                    return Err(Error::ContentAfterEnd {
-                        line: line_no,
-                        end_line,
-                    });
-                }
-                chunk.end_header();
+            Line::End { content: true } => {
+                return Err(after_end(
+                    4,
+                    "content after the document end marker `...` on the same line: Kubernetes \
+                     would drop it silently"
+                        .into(),
+                ));
             }
+            _ if chunk.ended_at.is_some() => {
+                let end_line = chunk.ended_at.unwrap_or_default();
+                return Err(after_end(
+                    1,
+                    format!(
+                        "content after the document end marker `...` on line {end_line}: \
+                         Kubernetes would drop it silently (start a new document with `---`)"
+                    ),
+                ));
+            }
+            Line::End { content: false } if chunk.in_header => {
+                return Err(after_end(
+                    1,
+                    "a document end marker `...` before any content: Kubernetes refuses it".into(),
+                ));
+            }
+            Line::End { content: false } => chunk.ended_at = Some(line_no),
+            Line::Content | Line::Separator | Line::Odd(_) => chunk.end_header(),
         }
         pos = line_end;
     }
@@ -141,21 +194,40 @@ impl Open {
     }
 }
 
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+#[derive(Debug, PartialEq, Eq, Clone)]
 enum Line {
     Separator,
-    End,
+    /// `...`; `content` when something other than a comment follows it on the line.
+    End {
+        content: bool,
+    },
     Comment,
     Blank,
     Content,
+    /// A line starting with `---` that YAML and Kubernetes would read differently.
+    Odd(String),
 }
 
 fn classify(line: &str) -> Line {
     let bare = line.trim_end_matches(['\n', '\r']);
-    if is_marker(bare, "---") {
-        Line::Separator
+    if let Some(rest) = bare.strip_prefix("---") {
+        let after = rest.trim_start_matches([' ', '\t']);
+        let spaced = after.len() < rest.len();
+        if after.is_empty() || (spaced && after.starts_with('#')) {
+            Line::Separator
+        } else {
+            Line::Odd(format!(
+                "`{}`: a line starting with `---` must be a document separator (`---`, then \
+                 only spaces or a space and a comment); Kubernetes cuts documents at every such \
+                 line and refuses anything else on it",
+                bare.chars().take(40).collect::<String>()
+            ))
+        }
     } else if is_marker(bare, "...") {
-        Line::End
+        let after = bare[3..].trim_start_matches([' ', '\t']);
+        Line::End {
+            content: !after.is_empty() && !after.starts_with('#'),
+        }
     } else {
         let trimmed = bare.trim_start_matches([' ', '\t']);
         if trimmed.is_empty() {
@@ -172,11 +244,6 @@ fn classify(line: &str) -> Line {
 fn is_marker(line: &str, marker: &str) -> bool {
     line.strip_prefix(marker)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
-}
-
-fn separator_has_content(line: &str) -> bool {
-    let rest = line.trim_end_matches(['\n', '\r'])[3..].trim_start_matches([' ', '\t']);
-    !rest.is_empty() && !rest.starts_with('#')
 }
 
 /// The template path of a Helm 3 `# Source: <path>` line.
@@ -228,29 +295,42 @@ mod tests {
     }
 
     #[test]
-    fn dashes_inside_a_block_scalar_or_longer_runs_do_not_split() {
-        let input = "data:\n  x: |\n    ---\n    y\n----\nkind: A\n";
+    fn dashes_inside_an_indented_block_scalar_do_not_split() {
+        let input = "data:\n  x: |\n    ---\n    y\nkind: A\n";
         assert_eq!(texts(input).len(), 1);
     }
 
     #[test]
-    fn content_on_the_separator_line_ends_the_header() {
-        let input = "--- |\n  text\n";
-        let chunks = split(input).unwrap();
-        assert_eq!((chunks[0].separator_len, chunks[0].header_len), (0, 0));
+    fn lines_starting_with_dashes_that_are_no_separator_are_refused() {
+        for line in [
+            "--- |",
+            "--- text",
+            "----",
+            "---x",
+            "---#c",
+            "--- {a: 1}",
+            "---\u{a0}",
+        ] {
+            let input = format!("kind: A\n{line}\n  text\n");
+            let err = split(&input).unwrap_err();
+            assert_eq!((err.chunk, err.line, err.column), (1, 2, 1), "{line}");
+            assert!(
+                err.message.contains("document separator"),
+                "{}",
+                err.message
+            );
+        }
+        assert_eq!(texts("--- # c\nkind: A\n---\t\nkind: B\n").len(), 2);
     }
 
     #[test]
     fn end_marker_followed_by_comments_is_fine_but_content_is_refused() {
         assert_eq!(texts("kind: A\n...\n# trailing\n---\nkind: B\n").len(), 2);
-        let err = split("kind: A\n...\nkind: B\n").unwrap_err();
-        assert!(matches!(
-            err,
-            Error::ContentAfterEnd {
-                line: 3,
-                end_line: 2
-            }
-        ));
+        let err = split("---\nkind: A\n...\nkind: B\n").unwrap_err();
+        assert_eq!((err.chunk, err.chunk_start, err.line), (0, 0, 4));
+        assert!(err.message.contains("on line 3"), "{}", err.message);
+        let err = split("kind: A\n... kind: B\n").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 4));
     }
 
     #[test]

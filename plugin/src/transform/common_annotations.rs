@@ -12,12 +12,13 @@ use crate::stream::Stream;
 /// Name of the pass in reports.
 pub const PASS: &str = "common-annotations";
 
-/// The configured annotations an object lacks (none when it has no metadata mapping).
+/// The configured annotations an object lacks (none when it has no metadata mapping; reading
+/// refuses metadata and annotations that are neither mappings nor null).
 fn missing<'t>(value: &Value, transforms: &'t Transforms) -> Vec<(&'t String, &'t String)> {
     let Some(metadata) = value.get("metadata").filter(|m| m.is_object()) else {
         return Vec::new();
     };
-    let existing = metadata.get("annotations");
+    let existing = metadata.get("annotations").filter(|a| a.is_object());
     transforms
         .common_annotations
         .iter()
@@ -32,7 +33,8 @@ pub fn annotate(value: &mut Value, transforms: &Transforms) -> Option<String> {
         return None;
     }
     let metadata = value.get_mut("metadata").expect("missing() found metadata");
-    let annotations = object_entry(metadata, "annotations");
+    let annotations = object_entry(metadata, "annotations")
+        .expect("reading refuses annotations that are neither a mapping nor null");
     for (key, value) in &missing {
         annotations.insert((*key).clone(), Value::String((*value).clone()));
     }

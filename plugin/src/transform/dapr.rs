@@ -2,13 +2,13 @@
 //! own metadata, where the injector does not look). Values are strings; keys the chart set
 //! are kept; a chart that set `dapr.io/enabled` to anything but "true" gets no sidecar.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Applied, object_name, workload_of};
 use crate::contract::{App, Contract};
 use crate::dapr::{self as keys, ENABLED};
 use crate::document::object_entry;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::stream::Stream;
 use crate::workload::pod_metadata_pointer;
 
@@ -36,9 +36,11 @@ pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -
             continue;
         }
         let count = missing.len();
+        let at = doc.at();
         let value = doc.value_mut().expect("parsed");
-        let metadata = ensure_object(value, pointer);
-        let annotations = object_entry(metadata, "annotations");
+        let annotations = ensure_object(value, pointer)
+            .and_then(|metadata| object_entry(metadata, "annotations"))
+            .map_err(|message| Error::Document { at, message })?;
         for (key, text) in missing {
             annotations.insert(key, Value::String(text));
         }
@@ -106,15 +108,14 @@ fn annotations(contract: &Contract, app: &App) -> Vec<(String, String)> {
 }
 
 /// The mapping at `pointer`, created along the way where missing.
-pub(super) fn ensure_object<'a>(value: &'a mut Value, pointer: &str) -> &'a mut Value {
+pub(super) fn ensure_object<'a>(
+    value: &'a mut Value,
+    pointer: &str,
+) -> Result<&'a mut Value, String> {
     let mut at = value;
     for key in pointer.split('/').skip(1) {
-        if !at.get(key).is_some_and(Value::is_object) {
-            at.as_object_mut()
-                .expect("pod templates are mappings")
-                .insert(key.to_owned(), Value::Object(Map::new()));
-        }
+        object_entry(&mut *at, key).map_err(|e| format!("{pointer}: {e}"))?;
         at = at.get_mut(key).expect("just ensured");
     }
-    at
+    Ok(at)
 }

@@ -9,7 +9,7 @@ use super::dapr::ensure_object;
 use super::{Applied, object_name, workload_of};
 use crate::contract::{App, Contract, Role, ServicesJson};
 use crate::document::object_entry;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::stream::Stream;
 use crate::workload::{pod_metadata_pointer, pod_spec_pointer};
 
@@ -44,11 +44,13 @@ pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -
         )));
     }
     let before = workload_of(stream, contract, first_gateway)?;
+    // kubectl's order (alphabetical): services.json is a block that reads well, and it does
+    // not end the document, where Helm's manifest splitting would trim its last line break.
     let config_map = json!({
         "apiVersion": "v1",
+        "data": { settings.key.clone(): text },
         "kind": "ConfigMap",
         "metadata": metadata(contract, &settings.config_map),
-        "data": { settings.key.clone(): text },
     });
     let source = contract
         .source
@@ -173,9 +175,12 @@ fn mount(
     if has_volume && has_mount && current == Some(checksum) {
         return Ok(());
     }
+    let at = doc.at();
     let value = doc.value_mut().expect("parsed");
-    let meta = ensure_object(value, meta_pointer);
-    object_entry(meta, "annotations").insert(CHECKSUM.into(), json!(checksum));
+    ensure_object(value, meta_pointer)
+        .and_then(|meta| object_entry(meta, "annotations"))
+        .map_err(|message| Error::Document { at, message })?
+        .insert(CHECKSUM.into(), json!(checksum));
     let spec = value.pointer_mut(spec_pointer).expect("found above");
     if !has_volume {
         push(
