@@ -248,6 +248,17 @@ impl<'b> Builder<'b> {
                     self.add_to_parent(weight);
                     return self.count(1);
                 }
+                // go-yaml merges an alias only of a mapping (a list of aliases, written out, is fine).
+                if matches!(
+                    self.stack.last(),
+                    Some(Frame::Map {
+                        key: Some(Key::Merge),
+                        ..
+                    })
+                ) && !value.is_object()
+                {
+                    return Err(MERGE_WANTS_MAP.into());
+                }
                 self.count(weight / NODE_BYTES)?;
                 self.complete(value, 0, weight)?;
             }
@@ -307,6 +318,9 @@ impl<'b> Builder<'b> {
     }
 }
 
+/// go-yaml's words.
+const MERGE_WANTS_MAP: &str = "map merge requires map or sequence of maps as the value";
+
 /// go-yaml v2's merge: a mapping's entries overwrite what is there so far (keys written after
 /// `<<` overwrite them in turn); in a sequence of mappings the earlier ones win.
 fn merge(map: &mut Map<String, Value>, keys: &mut Keys, value: Value) -> Result<(), String> {
@@ -324,15 +338,13 @@ fn merge(map: &mut Map<String, Value>, keys: &mut Keys, value: Value) -> Result<
                 match item {
                     Value::Object(entries) => extend(entries)?,
                     _ => {
-                        return Err(
-                            "map merge requires map or sequence of maps as the value".into()
-                        );
+                        return Err(MERGE_WANTS_MAP.into());
                     }
                 }
             }
             Ok(())
         }
-        _ => Err("map merge requires map or sequence of maps as the value".into()),
+        _ => Err(MERGE_WANTS_MAP.into()),
     }
 }
 

@@ -235,6 +235,13 @@ pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
                             let existing = frame.names.contains(&key.name);
                             frame.keys.admit(&key, existing).map_err(&refuse)?;
                             frame.names.push(key.name.clone());
+                            // Whatever its value turns out to be, an earlier one is gone.
+                            let list = if frame.field == Some(Field::Labels) {
+                                &mut meta.labels
+                            } else {
+                                &mut meta.annotations
+                            };
+                            list.retain(|(k, _)| *k != key.name);
                             frame.key_text = Some(key.name);
                         }
                     }
@@ -261,7 +268,6 @@ pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
                                 } else {
                                     &mut meta.annotations
                                 };
-                                list.retain(|(k, _)| *k != key);
                                 if let Some(text) = &text {
                                     list.push((key, text.clone()));
                                 }
