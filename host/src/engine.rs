@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow};
-use vf_plugin::modules::{DocView, ModuleHit};
+use vf_plugin::modules::{DocView, ModuleHit, ModulePatch};
 use vf_plugin::transform::Applied;
 use vf_plugin::{Config, Objects};
 
@@ -18,7 +18,7 @@ pub struct Summary {
     pub findings: Vec<vf_plugin::Finding>,
 }
 
-/// A release between reading and writing.
+/// A release between reading and writing, in admission order: mutations, then validation.
 pub trait Release {
     /// Documents a policy module sees.
     fn views(
@@ -27,8 +27,12 @@ pub trait Release {
         team: Option<&str>,
         with_object: bool,
     ) -> Result<Vec<DocView>>;
-    /// Checks a module's patch, applies it when `apply`, and logs it.
-    fn patch(&mut self, origin: &str, index: u32, operations: &str, apply: bool) -> Result<()>;
+    /// Applies a mutating module's patches.
+    fn mutate(&mut self, origin: &str, patches: &[ModulePatch]) -> Result<()>;
+    /// Checks and reports a module's patches without applying them.
+    fn propose(&mut self, origin: &str, patches: &[ModulePatch], why: &str) -> Result<()>;
+    /// After the last mutation: derived values and the built-in rules on the final documents.
+    fn validate(&mut self) -> Result<()>;
     /// Adds a module's findings.
     fn settle(&mut self, origin: &str, hits: Vec<ModuleHit>) -> Result<()>;
     /// Objects, changes and findings so far.
@@ -67,10 +71,16 @@ impl Release for vf_plugin::Release {
         Ok(vf_plugin::Release::views(self, kinds, team, with_object))
     }
 
-    fn patch(&mut self, origin: &str, index: u32, operations: &str, apply: bool) -> Result<()> {
-        Ok(vf_plugin::Release::patch(
-            self, origin, index, operations, apply,
-        )?)
+    fn mutate(&mut self, origin: &str, patches: &[ModulePatch]) -> Result<()> {
+        Ok(vf_plugin::Release::mutate(self, origin, patches)?)
+    }
+
+    fn propose(&mut self, origin: &str, patches: &[ModulePatch], why: &str) -> Result<()> {
+        Ok(vf_plugin::Release::propose(self, origin, patches, why)?)
+    }
+
+    fn validate(&mut self) -> Result<()> {
+        Ok(vf_plugin::Release::validate(self)?)
     }
 
     fn settle(&mut self, origin: &str, hits: Vec<ModuleHit>) -> Result<()> {
@@ -116,7 +126,7 @@ mod wasm {
     use wasmtime::Store;
     use wasmtime::component::{Linker, ResourceAny};
 
-    use super::{DocView, ModuleHit, Summary};
+    use super::{DocView, ModuleHit, ModulePatch, Summary};
     use crate::policy::bindings::engine::EngineComponent;
     use crate::policy::bindings::engine::exports::vf::engine::engine::Error;
     use crate::policy::cache;
@@ -226,13 +236,29 @@ mod wasm {
             Ok(serde_json::from_str(&json)?)
         }
 
-        fn patch(&mut self, origin: &str, index: u32, operations: &str, apply: bool) -> Result<()> {
+        fn mutate(&mut self, origin: &str, patches: &[ModulePatch]) -> Result<()> {
+            let patches = serde_json::to_string(patches)?;
             self.guest(|i, s, r| {
                 i.vf_engine_engine()
                     .release()
-                    .call_patch(s, r, origin, index, operations, apply)
+                    .call_mutate(s, r, origin, &patches)
             })?
             .map_err(refused)
+        }
+
+        fn propose(&mut self, origin: &str, patches: &[ModulePatch], why: &str) -> Result<()> {
+            let patches = serde_json::to_string(patches)?;
+            self.guest(|i, s, r| {
+                i.vf_engine_engine()
+                    .release()
+                    .call_propose(s, r, origin, &patches, why)
+            })?
+            .map_err(refused)
+        }
+
+        fn validate(&mut self) -> Result<()> {
+            self.guest(|i, s, r| i.vf_engine_engine().release().call_validate(s, r))?
+                .map_err(refused)
         }
 
         fn settle(&mut self, origin: &str, hits: Vec<ModuleHit>) -> Result<()> {

@@ -52,5 +52,27 @@ pub fn modules(
         load::validate_settings(&policy)?;
         loaded.push(policy);
     }
+    unique_rules(&loaded)?;
     Ok(loaded)
+}
+
+/// A rule id names one rule: exemptions, severities and reports could not tell two apart.
+/// The same module configured twice (for two teams, say) declares the same rules, which is fine.
+fn unique_rules(modules: &[load::PolicyModule]) -> anyhow::Result<()> {
+    let mut owner: std::collections::BTreeMap<&str, &load::PolicyModule> = Default::default();
+    for module in modules {
+        for rule in &module.loaded.metadata.rules {
+            match owner.insert(rule.id.as_str(), module) {
+                Some(other) if other.loaded.sha256 != module.loaded.sha256 => anyhow::bail!(
+                    "policy modules {} and {} both declare rule {}; rule ids must be unique (prefix them, e.g. `payments-{}`)",
+                    other.name,
+                    module.name,
+                    rule.id,
+                    rule.id
+                ),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 
 use serde_json::json;
 
-use crate::modules::ModuleHit;
+use crate::modules::{ModuleHit, ModulePatch};
 use crate::{Config, Release};
 
 wit_bindgen::generate!({ path: "../wit/engine", world: "engine-component" });
@@ -66,15 +66,19 @@ impl GuestRelease for Open {
         })
     }
 
-    fn patch(
-        &self,
-        origin: String,
-        index: u32,
-        operations: String,
-        apply: bool,
-    ) -> Result<(), Error> {
-        self.with(|r| r.patch(&origin, index, &operations, apply))
+    fn mutate(&self, origin: String, patches: String) -> Result<(), Error> {
+        let patches: Vec<ModulePatch> = serde_json::from_str(&patches).map_err(refused)?;
+        self.with(|r| r.mutate(&origin, &patches)).map_err(refused)
+    }
+
+    fn propose(&self, origin: String, patches: String, why: String) -> Result<(), Error> {
+        let patches: Vec<ModulePatch> = serde_json::from_str(&patches).map_err(refused)?;
+        self.with(|r| r.propose(&origin, &patches, &why))
             .map_err(refused)
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        self.with(Release::validate).map_err(refused)
     }
 
     fn settle(&self, origin: String, hits: String) -> Result<(), Error> {

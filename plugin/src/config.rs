@@ -89,7 +89,7 @@ pub struct ModuleRef {
     pub mutate: bool,
 }
 
-/// Bounds of one policy module evaluation.
+/// Bounds of policy modules: of each evaluation, and of what their patches may cost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct Sandbox {
@@ -97,6 +97,14 @@ pub struct Sandbox {
     pub timeout_ms: u64,
     /// Linear memory limit, MiB.
     pub memory_mib: u64,
+    /// Patch operations one module may send in one release.
+    pub max_patch_operations: usize,
+    /// Patch operations one module may send for one document.
+    pub max_patch_operations_per_document: usize,
+    /// Patches may add at most this many times the input's size...
+    pub patch_growth_factor: usize,
+    /// ...plus this many MiB, all modules together.
+    pub patch_growth_mib: usize,
 }
 
 impl Default for Sandbox {
@@ -104,6 +112,23 @@ impl Default for Sandbox {
         Self {
             timeout_ms: 2_000,
             memory_mib: 64,
+            max_patch_operations: 10_000,
+            max_patch_operations_per_document: 1_000,
+            patch_growth_factor: 2,
+            patch_growth_mib: 1,
+        }
+    }
+}
+
+impl Sandbox {
+    /// What patches may cost in a release read from `input_len` bytes.
+    pub fn patch_budget(&self, input_len: usize) -> crate::patch::Budget {
+        crate::patch::Budget {
+            per_module: self.max_patch_operations,
+            per_document: self.max_patch_operations_per_document,
+            bytes_left: input_len
+                .saturating_mul(self.patch_growth_factor)
+                .saturating_add(self.patch_growth_mib.saturating_mul(1 << 20)),
         }
     }
 }

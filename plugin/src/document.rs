@@ -132,12 +132,15 @@ impl Document {
     }
 
     /// The object, for changing it. Call only when about to change something: the first call
-    /// keeps a copy of the original so the writer can still tell whether anything changed.
-    pub fn value_mut(&mut self) -> Option<&mut Value> {
+    /// fingerprints the original so the writer can still tell whether anything changed, and
+    /// when the edit ends the document's labels and annotations are read again from the tree,
+    /// so that team selection, exemptions and policy modules see what leaves vf-post.
+    pub fn value_mut(&mut self) -> Option<Edit<'_>> {
+        self.value.as_ref()?;
         if self.original.is_none() {
             self.original = self.value.as_ref().map(Fingerprint::of);
         }
-        self.value.as_mut()
+        Some(Edit { doc: self })
     }
 
     /// Gives the document the tree reading did not build; `changed` when it stands for text
@@ -199,22 +202,58 @@ impl Document {
         &self.meta.annotations
     }
 
-    /// `metadata.annotations[key]` as a string.
+    /// `metadata.annotations[key]` as a string, parsed or not.
     pub fn annotation(&self, key: &str) -> Option<&str> {
-        self.value()?
-            .pointer("/metadata/annotations")?
-            .get(key)?
-            .as_str()
+        lookup(&self.meta.annotations, key)
     }
 
-    /// `metadata.labels[key]` as a string.
+    /// `metadata.labels[key]` as a string, parsed or not.
     pub fn label(&self, key: &str) -> Option<&str> {
-        self.value()?
-            .pointer("/metadata/labels")?
-            .get(key)?
-            .as_str()
+        lookup(&self.meta.labels, key)
     }
 }
+
+fn lookup<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A change to a document's tree under way; when it ends, the document's metadata is read
+/// again from the tree (its identity never changes: patches may not touch it).
+pub struct Edit<'d> {
+    doc: &'d mut Document,
+}
+
+impl std::ops::Deref for Edit<'_> {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        self.doc.value.as_ref().expect("an edit has a tree")
+    }
+}
+
+impl std::ops::DerefMut for Edit<'_> {
+    fn deref_mut(&mut self) -> &mut Value {
+        self.doc.value.as_mut().expect("an edit has a tree")
+    }
+}
+
+impl Drop for Edit<'_> {
+    fn drop(&mut self) {
+        if let Some(value) = &self.doc.value {
+            let fresh = Meta::of_value(value);
+            let meta = &mut self.doc.meta;
+            meta.labels = fresh.labels;
+            meta.annotations = fresh.annotations;
+            meta.hook = fresh.hook;
+            meta.source_annotation = fresh.source_annotation;
+        }
+    }
+}
+
+impl Document {}
 
 impl Meta {
     /// The identity of a chunk holding no document.

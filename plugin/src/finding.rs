@@ -97,6 +97,22 @@ pub struct Finding {
     /// Set when an exemption annotation waives it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exempted: Option<Exemption>,
+    /// The mutations (policy modules' patches) that brought it about.
+    #[serde(
+        default,
+        rename = "introducedBy",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub introduced_by: Vec<IntroducedBy>,
+}
+
+/// A policy module's patch behind a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntroducedBy {
+    /// The mutating module.
+    pub module: String,
+    /// Its operations on the object (RFC 6902) whose paths meet the finding's.
+    pub operations: Vec<serde_json::Value>,
 }
 
 impl Finding {

@@ -31,21 +31,33 @@ pub use error::{Error, Result};
 pub use finding::{Finding, Severity};
 pub use stream::{Form, Plan, Stream};
 
-/// A release read, transformed and checked: what policy modules see, before it is written.
+/// A release between reading and writing. Kubernetes' admission order: every mutation
+/// first (vf-post's passes, then mutating policy modules in configuration order), then
+/// [`Release::validate`] derives what depends on the final documents (services.json and its
+/// checksum) and runs every validation on them: what the findings describe is what leaves.
 #[derive(Debug)]
 pub struct Release {
     /// The documents.
     pub stream: Stream,
     /// The chart's contract, if it had one (already removed from the output).
     pub contract: Option<contract::Contract>,
-    /// What the passes changed.
+    /// What the passes and the mutating modules changed.
     pub applied: Vec<transform::Applied>,
-    /// What the built-in rules (and policy modules) found.
+    /// What the built-in rules and policy modules found (after [`Release::validate`]).
     pub findings: Vec<Finding>,
     /// The configuration it was read with.
     pub config: Config,
+    /// The rule ids policy modules declare (exemptions may name them).
+    module_rules: Vec<String>,
     /// Secret values to mask in findings, gathered once.
     secrets: Option<Vec<String>>,
+    /// What mutating modules changed, for naming the mutation behind a finding.
+    mutations: Vec<modules::Mutation>,
+    /// The built-in rules' findings before the first module mutation, by key.
+    before_mutations: Option<Vec<modules::FindingKey>>,
+    /// What patches may still cost.
+    patch_budget: patch::Budget,
+    validated: bool,
 }
 
 /// What one render produced.
@@ -82,9 +94,10 @@ impl Objects {
     }
 }
 
-/// Bytes → documents → transforms → rules. Only the kinds a pass, a rule or a policy module
-/// (`objects`) reads are parsed into trees. `module_rules` are the rule ids policy modules
-/// declare (exemptions may name them).
+/// Bytes → documents → vf-post's passes: the mutations vf-post makes itself. Only the kinds a
+/// pass, a rule or a policy module (`objects`) reads are parsed into trees. `module_rules`
+/// are the rule ids policy modules declare (exemptions may name them). Mutating modules come
+/// next ([`Release::mutate`]), then [`Release::validate`].
 pub fn prepare(
     input: Vec<u8>,
     config: &Config,
@@ -101,24 +114,28 @@ pub fn prepare(
             .as_ref()
             .map(|f| f as &(dyn Fn(&mut serde_json::Value) -> Option<String> + Sync)),
     };
+    let input_len = input.len();
     let mut stream = Stream::read(input, &plan)?;
-    let (applied, contract) = transform::apply(&mut stream, config)?;
-    let mut findings = rules::check(stream.documents(), contract.as_ref(), config, module_rules);
-    let secrets = redact::secret_values(stream.documents());
-    redact::redact(&mut findings, &secrets);
+    let (applied, contract) = transform::mutate(&mut stream, config)?;
     Ok(Release {
         stream,
         contract,
         applied,
-        findings,
+        findings: Vec::new(),
         config: config.clone(),
-        secrets: Some(secrets),
+        module_rules: module_rules.to_vec(),
+        secrets: None,
+        mutations: Vec::new(),
+        before_mutations: None,
+        patch_budget: config.sandbox.patch_budget(input_len),
+        validated: false,
     })
 }
 
 /// The whole engine in one call: bytes in, post-rendered bytes and findings out.
 pub fn render(input: Vec<u8>, config: &Config) -> Result<Rendered> {
-    let release = prepare(input, config, &Objects::None, &[])?;
+    let mut release = prepare(input, config, &Objects::None, &[])?;
+    release.validate()?;
     Ok(Rendered {
         output: release.stream.into_output(),
         applied: release.applied,

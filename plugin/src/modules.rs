@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::finding::Severity;
 use crate::rules::{self, Hit};
-use crate::transform::Applied;
+use crate::transform::{self, Applied};
 use crate::{Release, patch, redact};
 
 /// A document as a policy module sees it (the `document` record of wit/policy.wit).
@@ -54,9 +54,42 @@ pub struct ModuleHit {
     pub path: Option<String>,
 }
 
+/// A mutating module's patch on one document, kept to name it behind the findings it causes.
+#[derive(Debug, Clone)]
+pub struct Mutation {
+    /// The module.
+    pub module: String,
+    /// The document's 1-based position.
+    pub position: usize,
+    /// The operations, as the module wrote them.
+    pub operations: Vec<Value>,
+}
+
+/// What identifies a finding across two checks: rule, document position, container, path.
+pub type FindingKey = (String, Option<usize>, Option<String>, Option<String>);
+
+fn key(f: &crate::Finding) -> FindingKey {
+    (
+        f.rule.clone(),
+        f.object.as_ref().map(|o| o.document),
+        f.container.clone(),
+        f.path.clone(),
+    )
+}
+
+/// One module's patch for one document, by the document's index in the release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModulePatch {
+    /// Index into the release's documents.
+    pub document: u32,
+    /// An RFC 6902 patch, as JSON text.
+    pub operations: String,
+}
+
 impl Release {
     /// The documents a module sees: of `kinds` (every kind when empty), of `team` when
-    /// given, with the whole object as JSON when `with_object`.
+    /// given, with the whole object as JSON when `with_object`. Labels and annotations are the
+    /// documents' own, parsed or not, as the last mutation left them.
     pub fn views(&self, kinds: &[String], team: Option<&str>, with_object: bool) -> Vec<DocView> {
         self.stream
             .documents()
@@ -68,23 +101,6 @@ impl Release {
                 team.is_none() || rules::team_of(&self.config, d).map(|t| t.name.as_str()) == team
             })
             .filter_map(|(i, d)| {
-                // A tree is current (the passes may have changed it); without one, the
-                // labels and annotations read while scanning are.
-                let value = d.value();
-                let pairs = |key: &str| -> Vec<(String, String)> {
-                    match value {
-                        Some(value) => value
-                            .get("metadata")
-                            .and_then(|m| m.get(key))
-                            .and_then(Value::as_object)
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-                            .collect(),
-                        None if key == "labels" => d.meta.labels.clone(),
-                        None => d.meta.annotations.clone(),
-                    }
-                };
                 Some(DocView {
                     index: u32::try_from(i).ok()?,
                     source: d.source.clone(),
@@ -92,9 +108,9 @@ impl Release {
                     kind: d.kind().to_owned(),
                     name: d.name().to_owned(),
                     namespace: d.namespace().map(str::to_owned),
-                    labels: pairs("labels"),
-                    annotations: pairs("annotations"),
-                    object: match value {
+                    labels: d.labels().to_vec(),
+                    annotations: d.annotations().to_vec(),
+                    object: match d.value() {
                         Some(value) if with_object => value.to_string(),
                         _ => String::new(),
                     },
@@ -103,47 +119,194 @@ impl Release {
             .collect()
     }
 
-    /// Checks module `origin`'s JSON patch for document `index`, applies it when `apply`
-    /// (the module may mutate), and logs it either way.
-    pub fn patch(&mut self, origin: &str, index: u32, operations: &str, apply: bool) -> Result<()> {
-        if apply {
-            self.stream.ensure_value(index as usize)?;
+    /// The mutation phase: applies module `origin`'s patches, in order, each document's
+    /// operations to one copy, whole or not at all, within the patch budgets. Only before
+    /// [`Release::validate`].
+    pub fn mutate(&mut self, origin: &str, patches: &[ModulePatch]) -> Result<()> {
+        assert!(!self.validated, "mutations come before validation");
+        let grouped = self.group(origin, patches)?;
+        if self.before_mutations.is_none() {
+            // What the built-in rules say before any module mutates, to tell which findings a
+            // mutation brought about.
+            let before = rules::check(
+                self.stream.documents(),
+                self.contract.as_ref(),
+                &self.config,
+                &self.module_rules,
+            );
+            self.before_mutations = Some(before.iter().map(key).collect());
         }
-        let doc = self
-            .stream
-            .documents_mut()
-            .get_mut(index as usize)
-            .filter(|d| !d.is_removed())
-            .ok_or_else(|| {
+        for (index, operations, raw) in grouped {
+            self.stream.ensure_value(index)?;
+            let doc = &mut self.stream.documents_mut()[index];
+            let at = doc.at();
+            let count = operations.len();
+            {
+                let mut edit = doc.value_mut().ok_or_else(|| {
+                    Error::Config(format!(
+                        "policy module {origin}: a patch names a document with no object ({index})"
+                    ))
+                })?;
+                patch::apply(&mut edit, operations, &mut self.patch_budget).map_err(|message| {
+                    Error::Patch {
+                        at: at.clone(),
+                        message: format!("policy module {origin}: {message}"),
+                    }
+                })?;
+            }
+            self.mutations.push(Mutation {
+                module: origin.to_owned(),
+                position: doc.position,
+                operations: raw,
+            });
+            self.applied.push(Applied {
+                pass: format!("module {origin}"),
+                object: format!("{}/{}", doc.kind(), doc.name()),
+                source: doc.source.clone(),
+                change: format!("patched ({count} operations)"),
+            });
+        }
+        Ok(())
+    }
+
+    /// The validation phase: module `origin`'s patches are checked and reported, not applied
+    /// (`why` says why not).
+    pub fn propose(&mut self, origin: &str, patches: &[ModulePatch], why: &str) -> Result<()> {
+        for (index, _, _) in self.group(origin, patches)? {
+            let doc = &self.stream.documents()[index];
+            self.applied.push(Applied {
+                pass: format!("module {origin}"),
+                object: format!("{}/{}", doc.kind(), doc.name()),
+                source: doc.source.clone(),
+                change: format!("patch proposed, not applied ({why})"),
+            });
+        }
+        Ok(())
+    }
+
+    /// A module's patches read and grouped by document, in the order given, within the
+    /// per-module operation budget.
+    #[allow(clippy::type_complexity)]
+    fn group(
+        &self,
+        origin: &str,
+        patches: &[ModulePatch],
+    ) -> Result<Vec<(usize, Vec<patch::Operation>, Vec<Value>)>> {
+        let docs = self.stream.documents();
+        let mut grouped: Vec<(usize, Vec<patch::Operation>, Vec<Value>)> = Vec::new();
+        let mut total = 0usize;
+        for p in patches {
+            let index = p.document as usize;
+            let doc = docs.get(index).filter(|d| !d.is_removed()).ok_or_else(|| {
                 Error::Config(format!(
                     "policy module {origin}: a patch names no document ({index})"
                 ))
             })?;
-        let at = doc.at();
-        let refused = move |message: String| Error::Patch {
-            at,
-            message: format!("policy module {origin}: {message}"),
-        };
-        let change = if apply {
-            // patch::apply works on a copy: a patch applies whole or not at all.
-            let value = doc.value_mut().expect("ensured above");
-            patch::apply(value, operations).map_err(refused)?;
-            "patched"
-        } else {
-            // Not applied, so its syntax is all that needs checking: no tree to build.
-            patch::check(operations).map_err(refused)?;
-            "patch proposed, not applied (the module may not mutate)"
-        };
-        self.applied.push(Applied {
-            pass: format!("module {origin}"),
-            object: format!("{}/{}", doc.kind(), doc.name()),
-            source: doc.source.clone(),
-            change: change.into(),
-        });
+            let refused = |message: String| Error::Patch {
+                at: doc.at(),
+                message: format!("policy module {origin}: {message}"),
+            };
+            let operations = patch::parse(&p.operations).map_err(refused)?;
+            total += operations.len();
+            if total > self.patch_budget.per_module {
+                return Err(refused(format!(
+                    "more than {} patch operations (sandbox.maxPatchOperations)",
+                    self.patch_budget.per_module
+                )));
+            }
+            let raw: Vec<Value> =
+                serde_json::from_str(&p.operations).map_err(|e| refused(e.to_string()))?;
+            match grouped.iter_mut().find(|(i, _, _)| *i == index) {
+                Some((_, ops, all)) => {
+                    ops.extend(operations);
+                    all.extend(raw);
+                }
+                None => grouped.push((index, operations, raw)),
+            }
+        }
+        Ok(grouped)
+    }
+
+    /// After the last mutation: derives services.json and its checksum from the final
+    /// documents, then runs every built-in rule on them. Idempotent.
+    pub fn validate(&mut self) -> Result<()> {
+        if self.validated {
+            return Ok(());
+        }
+        transform::derive(
+            &mut self.stream,
+            self.contract.as_ref(),
+            &self.config,
+            &mut self.applied,
+        )?;
+        let mut findings = rules::check(
+            self.stream.documents(),
+            self.contract.as_ref(),
+            &self.config,
+            &self.module_rules,
+        );
+        self.attribute(&mut findings, true);
+        let secrets = redact::secret_values(self.stream.documents());
+        redact::redact(&mut findings, &secrets);
+        self.secrets = Some(secrets);
+        self.findings = findings;
+        self.validated = true;
         Ok(())
     }
 
-    /// Adds module `origin`'s findings: configuration, exemptions and secret masking applied.
+    /// Names the mutations behind findings on documents modules patched: those whose
+    /// operations meet the finding's path (all of them for a finding without one). A built-in
+    /// finding already there before any mutation is nobody's doing.
+    fn attribute(&self, findings: &mut [crate::Finding], builtin: bool) {
+        if self.mutations.is_empty() {
+            return;
+        }
+        for finding in findings {
+            let Some(position) = finding.object.as_ref().map(|o| o.document) else {
+                continue;
+            };
+            let known = builtin
+                && self
+                    .before_mutations
+                    .as_ref()
+                    .is_some_and(|before| before.contains(&key(finding)));
+            if known {
+                continue;
+            }
+            let on_document: Vec<&Mutation> = self
+                .mutations
+                .iter()
+                .filter(|m| m.position == position)
+                .collect();
+            for m in &on_document {
+                let operations: Vec<Value> = m
+                    .operations
+                    .iter()
+                    .filter(|op| meets(op, finding.path.as_deref()))
+                    .cloned()
+                    .collect();
+                if !operations.is_empty() {
+                    finding.introduced_by.push(crate::finding::IntroducedBy {
+                        module: m.module.clone(),
+                        operations,
+                    });
+                }
+            }
+            // A built-in finding that was not there before the mutations, though no operation
+            // touched its path (a rule reading the whole pod, say): every patch of the object.
+            if builtin && finding.introduced_by.is_empty() {
+                for m in on_document {
+                    finding.introduced_by.push(crate::finding::IntroducedBy {
+                        module: m.module.clone(),
+                        operations: m.operations.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Adds module `origin`'s findings (the validation phase): configuration, exemptions,
+    /// attribution and secret masking applied.
     pub fn settle(&mut self, origin: &str, hits: Vec<ModuleHit>) -> Result<()> {
         let docs = self.stream.documents();
         let mut converted = Vec::with_capacity(hits.len());
@@ -171,6 +334,7 @@ impl Release {
             });
         }
         let mut findings = rules::settle(converted, docs, &self.config, origin);
+        self.attribute(&mut findings, false);
         let secrets = self
             .secrets
             .get_or_insert_with(|| redact::secret_values(docs));
@@ -187,4 +351,21 @@ impl Release {
             .filter(|d| !d.is_removed())
             .count()
     }
+}
+
+/// Whether a patch operation's paths meet a finding's path (one holds the other); every
+/// operation meets a finding without a path.
+fn meets(op: &Value, path: Option<&str>) -> bool {
+    let Some(path) = path else {
+        return true;
+    };
+    let overlaps = |p: &str| {
+        // An append (`.../-`) made an element somewhere in the array.
+        let p = p.strip_suffix("/-").unwrap_or(p);
+        p == path || path.starts_with(&format!("{p}/")) || p.starts_with(&format!("{path}/"))
+    };
+    ["path", "from"]
+        .iter()
+        .filter_map(|k| op.get(*k).and_then(Value::as_str))
+        .any(overlaps)
 }

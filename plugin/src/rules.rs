@@ -228,6 +228,7 @@ pub fn settle(hits: Vec<Hit>, docs: &[Document], config: &Config, origin: &str) 
             path: hit.path,
             origin: origin.to_owned(),
             exempted,
+            introduced_by: Vec::new(),
         });
     }
     findings

@@ -28,19 +28,17 @@ pub struct Applied {
     pub change: String,
 }
 
-/// Runs every pass over the release, in order; returns what changed and the contract.
-pub fn apply(stream: &mut Stream, config: &Config) -> Result<(Vec<Applied>, Option<Contract>)> {
+/// vf-post's own mutations, in order; returns what changed and the contract. Mutating
+/// policy modules come after them, and [`derive`] after those.
+pub fn mutate(stream: &mut Stream, config: &Config) -> Result<(Vec<Applied>, Option<Contract>)> {
     let mut log = Vec::new();
     let contract = contract::take(stream)?;
     if let Some(contract) = &contract {
         dapr::apply(stream, contract, &mut log)?;
         probes::apply(stream, contract, &mut log)?;
     }
-    pull_secrets::apply(stream, contract.as_ref(), &mut log);
-    if let Some(contract) = &contract {
-        services_json::apply(stream, contract, &mut log)?;
-    }
-    common_annotations::apply(stream, &config.transforms, &mut log);
+    pull_secrets::apply(stream, contract.as_ref(), &mut log)?;
+    common_annotations::apply(stream, &config.transforms, &mut log)?;
     for (doc, change) in stream.early_changes() {
         log.push(Applied {
             pass: common_annotations::PASS.into(),
@@ -50,6 +48,21 @@ pub fn apply(stream: &mut Stream, config: &Config) -> Result<(Vec<Applied>, Opti
         });
     }
     Ok((log, contract))
+}
+
+/// What depends on the final documents, after the last mutation: services.json from the
+/// backends as they are, mounted on the gateway with its checksum (and the common
+/// annotations on what this adds).
+pub fn derive(
+    stream: &mut Stream,
+    contract: Option<&Contract>,
+    config: &Config,
+    log: &mut Vec<Applied>,
+) -> Result<()> {
+    if let Some(contract) = contract {
+        services_json::apply(stream, contract, log)?;
+    }
+    common_annotations::apply(stream, &config.transforms, log)
 }
 
 /// The change that needs only the document itself, for documents nothing else reads: it is

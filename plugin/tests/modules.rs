@@ -3,7 +3,8 @@
 
 mod support;
 
-use vf_plugin::{Config, Objects, prepare};
+use vf_plugin::modules::{ModuleHit, ModulePatch};
+use vf_plugin::{Config, Objects, Severity, prepare};
 
 fn touch_all() -> Config {
     support::annotating("example.com/touched", "yes")
@@ -52,14 +53,17 @@ fn patches_land_on_documents_reading_did_not_keep() {
     for config in [Config::default(), touch_all()] {
         let mut release = prepare(input.clone(), &config, &Objects::None, &[]).unwrap();
         let index = release.views(&["ClusterRole".into()], None, false)[0].index;
-        release
-            .patch(
-                "team",
-                index,
-                r#"[{"op": "add", "path": "/metadata/labels", "value": {"team": "x"}}]"#,
-                true,
-            )
-            .unwrap();
+        let patch = ModulePatch {
+            document: index,
+            operations: r#"[{"op": "add", "path": "/metadata/labels", "value": {"team": "x"}}]"#
+                .into(),
+        };
+        release.mutate("team", &[patch]).unwrap();
+        release.validate().unwrap();
+        assert_eq!(
+            release.stream.documents()[index as usize].label("team"),
+            Some("x")
+        );
         let out = String::from_utf8(release.stream.into_output()).unwrap();
         assert!(out.contains("team: x"), "{out}");
         assert!(
@@ -72,4 +76,125 @@ fn patches_land_on_documents_reading_did_not_keep() {
             "{out}"
         );
     }
+}
+
+/// Team selection, exemptions and module views read one truth for every document, parsed or
+/// not: a team chosen by labels gets every kind of the corpus, not only the kinds vf-post
+/// parses.
+#[test]
+fn a_team_chosen_by_labels_gets_every_kind() {
+    let mut config = Config::default();
+    config.teams.push(vf_plugin::config::Team {
+        name: "payments".into(),
+        labels: [("team".to_owned(), "payments".to_owned())].into(),
+        ..Default::default()
+    });
+    let mut kinds = std::collections::BTreeSet::new();
+    for file in support::corpus() {
+        let stream = vf_plugin::Stream::read_all(std::fs::read(&file).unwrap()).unwrap();
+        let mut labelled = String::new();
+        for doc in stream.documents() {
+            let mut value = doc.value().unwrap().clone();
+            let metadata = value["metadata"].as_object_mut().unwrap();
+            let labels = metadata.entry("labels").or_insert(serde_json::json!({}));
+            if labels.is_null() {
+                *labels = serde_json::json!({});
+            }
+            labels["team"] = "payments".into();
+            labelled.push_str("---\n");
+            labelled.push_str(&vf_plugin::stream::emit::emit(&value));
+        }
+        let release = prepare(labelled.into_bytes(), &config, &Objects::None, &[]).unwrap();
+        let all = release.views(&[], None, false);
+        let team = release.views(&[], Some("payments"), false);
+        assert_eq!(all.len(), team.len(), "{}", file.display());
+        kinds.extend(team.into_iter().map(|v| v.kind));
+    }
+    // Far more kinds than vf-post parses: ServiceAccounts, RBAC, CRDs, webhooks...
+    assert!(kinds.len() > 20, "{kinds:?}");
+    assert!(kinds.contains("ServiceAccount") && kinds.contains("ClusterRole"));
+}
+
+/// An exemption annotation waives a module's finding on a kind vf-post does not parse.
+#[test]
+fn exemptions_hold_on_documents_without_trees() {
+    let input = b"apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n  annotations:\n    exempt.vf-post.virtufin.io/team-needs-x: \"upstream chart\"\n".to_vec();
+    let mut release = prepare(
+        input,
+        &Config::default(),
+        &Objects::None,
+        &["team-needs-x".into()],
+    )
+    .unwrap();
+    assert!(
+        release.stream.documents()[0].value().is_none(),
+        "a ServiceAccount is not parsed"
+    );
+    release.validate().unwrap();
+    let hit = ModuleHit {
+        rule: "team-needs-x".into(),
+        severity: Severity::Error,
+        message: "needs x".into(),
+        hint: String::new(),
+        document: Some(0),
+        container: None,
+        path: None,
+    };
+    release.settle("team", vec![hit]).unwrap();
+    let finding = release
+        .findings
+        .iter()
+        .find(|f| f.rule == "team-needs-x")
+        .unwrap();
+    assert_eq!(
+        finding.exempted.as_ref().map(|e| e.reason.as_str()),
+        Some("upstream chart")
+    );
+}
+
+/// Mutations first, validation last: a setting a mutating module adds is denied like any
+/// other, and the finding names the module and its operation.
+#[test]
+fn what_a_mutation_adds_is_validated_and_named() {
+    let input =
+        std::fs::read(support::repo().join("tests/rules/not-privileged/input.yaml")).unwrap();
+    let mut release = prepare(input, &Config::default(), &Objects::None, &[]).unwrap();
+    let good = release
+        .views(&["Deployment".into()], None, false)
+        .into_iter()
+        .find(|v| v.name == "good-unprivileged")
+        .unwrap();
+    let op = r#"[{"op": "add", "path": "/spec/template/spec/containers/0/securityContext/privileged", "value": true}]"#;
+    let patch = ModulePatch {
+        document: good.index,
+        operations: op.into(),
+    };
+    release.mutate("evil", &[patch]).unwrap();
+    release.validate().unwrap();
+    let finding = release
+        .findings
+        .iter()
+        .find(|f| {
+            f.rule == "not-privileged"
+                && f.object
+                    .as_ref()
+                    .is_some_and(|o| o.name == "good-unprivileged")
+        })
+        .expect("the mutation's privileged container is denied");
+    assert_eq!(finding.introduced_by.len(), 1);
+    assert_eq!(finding.introduced_by[0].module, "evil");
+    let before = release
+        .findings
+        .iter()
+        .find(|f| {
+            f.rule == "not-privileged"
+                && f.object
+                    .as_ref()
+                    .is_some_and(|o| o.name == "bad-privileged")
+        })
+        .unwrap();
+    assert!(
+        before.introduced_by.is_empty(),
+        "a finding from before any mutation is nobody's doing"
+    );
 }

@@ -32,6 +32,7 @@ pub fn render(report: &Report, chart_path: Option<&Path>) -> String {
                 "origin": finding.origin,
                 "container": finding.container,
                 "path": finding.path,
+                "introducedBy": finding.introduced_by,
             },
         });
         if let Some(i) = index_of(&finding.rule) {
@@ -97,7 +98,20 @@ fn message(f: &Finding) -> String {
         .as_ref()
         .map(|c| format!("container {c}: "))
         .unwrap_or_default();
-    format!("{object}{container}{}. Fix: {}", f.message, f.hint)
+    let mutation = match f.introduced_by.as_slice() {
+        [] => String::new(),
+        by => format!(
+            " (introduced by policy module {})",
+            by.iter()
+                .map(|m| m.module.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    format!(
+        "{object}{container}{}{mutation}. Fix: {}",
+        f.message, f.hint
+    )
 }
 
 fn locations(f: &Finding, chart_path: Option<&Path>) -> Value {

@@ -86,6 +86,21 @@ pub fn render(report: &Report, color: bool) -> String {
                 if f.origin != "builtin" {
                     writeln!(out, "          from policy module {}", f.origin).unwrap();
                 }
+                for by in &f.introduced_by {
+                    let operations = serde_json::to_string(&by.operations).unwrap_or_default();
+                    let shown: String = operations.chars().take(200).collect();
+                    let more = if shown.len() < operations.len() {
+                        "…"
+                    } else {
+                        ""
+                    };
+                    writeln!(
+                        out,
+                        "          introduced by policy module {}: {shown}{more}",
+                        by.module
+                    )
+                    .unwrap();
+                }
             }
         }
     }

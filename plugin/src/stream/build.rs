@@ -13,7 +13,7 @@ use super::key::{self, GoKey, Keys};
 use super::limits::{AliasBudget, MAX_DEPTH, MAX_NODES, NODE_BYTES};
 use super::resolve::{self, CoreTag, Written};
 use super::scan::SyntaxError;
-use super::yaml11::Place;
+use super::yaml11::{Checks, Place};
 
 /// Builds the chunk's document; `None` when it holds none (empty, comments only, `null`).
 /// Aliases are copied within the chunk's own budget (see [`build_within`]).
@@ -25,17 +25,18 @@ pub fn build(text: &str) -> Result<Option<Value>, SyntaxError> {
 pub fn build_within(text: &str, budget: &AliasBudget) -> Result<Option<Value>, SyntaxError> {
     let mut builder = Builder::new(budget);
     let mut parser = super::yaml11::parser(text);
-    let mut gaps = super::yaml11::Gaps::new(text);
+    let mut checks = Checks::new(text);
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(super::yaml11::syntax_error)?;
-        gaps.next(&span, builder.in_flow())
+        checks
+            .next(&span, builder.in_flow())
             .map_err(|message| SyntaxError {
                 line: span.start.line(),
                 column: span.start.col() + 1,
                 message,
             })?;
         builder
-            .event(text, event, &span)
+            .event(&checks, event, &span)
             .map_err(|message| SyntaxError {
                 line: span.start.line(),
                 column: span.start.col() + 1,
@@ -151,7 +152,7 @@ impl<'b> Builder<'b> {
         )
     }
 
-    fn event(&mut self, text: &str, event: Event<'_>, span: &Span) -> Result<(), String> {
+    fn event(&mut self, checks: &Checks<'_>, event: Event<'_>, span: &Span) -> Result<(), String> {
         let in_flow = self.in_flow();
         let place = match self.stack.last() {
             Some(Frame::Map {
@@ -200,7 +201,7 @@ impl<'b> Builder<'b> {
                 self.complete(value, anchor, weight)?;
             }
             Event::Scalar(value, style, anchor, tag) => {
-                super::yaml11::check_scalar(text, &value, style, span, place)?;
+                checks.scalar(&value, style, span, place)?;
                 let text = value;
                 let written = if style == ScalarStyle::Plain {
                     Written::Plain
@@ -232,7 +233,7 @@ impl<'b> Builder<'b> {
             }
             Event::Anchor(_, name) => super::yaml11::check_anchor(&name)?,
             Event::Alias(id) => {
-                super::yaml11::check_alias(text, span)?;
+                checks.alias(span)?;
                 let weight =
                     self.anchors.get(&id).map(|(_, w)| *w).ok_or_else(|| {
                         "an alias refers to an anchor that contains it".to_owned()

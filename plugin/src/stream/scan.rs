@@ -129,7 +129,7 @@ pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
     let mut root_seen = false;
     let mut documents = 0;
     let mut parser = super::yaml11::parser(text);
-    let mut gaps = super::yaml11::Gaps::new(text);
+    let mut checks = super::yaml11::Checks::new(text);
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(super::yaml11::syntax_error)?;
         let refuse = |message: String| SyntaxError {
@@ -142,7 +142,7 @@ pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
             Some(f) if f.flow => Place::Flow,
             _ => Place::Block,
         };
-        gaps.next(&span, place != Place::Block).map_err(&refuse)?;
+        checks.next(&span, place != Place::Block).map_err(&refuse)?;
         match event {
             Event::DocumentStart(..) => {
                 documents += 1;
@@ -192,7 +192,9 @@ pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
                 }
             }
             Event::Scalar(value, style, _, tag) => {
-                super::yaml11::check_scalar(text, &value, style, &span, place).map_err(&refuse)?;
+                checks
+                    .scalar(&value, style, &span, place)
+                    .map_err(&refuse)?;
                 let plain = style == granit_parser::ScalarStyle::Plain;
                 // Only plain or tagged scalars can be anything but a string; of those, only
                 // the tagged ones and a few first characters need a closer look.
@@ -279,7 +281,7 @@ pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
                 }
             }
             Event::Alias(id) => {
-                super::yaml11::check_alias(text, &span).map_err(&refuse)?;
+                checks.alias(&span).map_err(&refuse)?;
                 if stack.iter().any(|f| f.anchor == id) {
                     return Err(refuse(
                         "an alias inside the node its anchor names: Kubernetes refuses the recursion".into(),
@@ -375,27 +377,40 @@ impl Frame {
 }
 
 /// Whether a plain scalar may be a null, a boolean or a number: the only texts go-yaml does
-/// not read as strings (its `resolve` decides by the first character the same way).
+/// not read as strings. Numbers start with a digit, a sign or a dot; the rest are a few short
+/// words. Cheap, since the scan asks it of every plain scalar.
 fn maybe_not_a_string(text: &str) -> bool {
     match text.as_bytes().first() {
         None => true,
-        Some(b) => matches!(
-            b,
-            b'0'..=b'9'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'~'
-                | b'n'
-                | b'N'
-                | b'y'
-                | b'Y'
-                | b't'
-                | b'T'
-                | b'f'
-                | b'F'
-                | b'o'
-                | b'O'
+        Some(b'0'..=b'9' | b'+' | b'-' | b'.') => true,
+        Some(_) if text.len() > 5 => false,
+        Some(_) => matches!(
+            text,
+            "~" | "y"
+                | "Y"
+                | "yes"
+                | "Yes"
+                | "YES"
+                | "n"
+                | "N"
+                | "no"
+                | "No"
+                | "NO"
+                | "true"
+                | "True"
+                | "TRUE"
+                | "false"
+                | "False"
+                | "FALSE"
+                | "on"
+                | "On"
+                | "ON"
+                | "off"
+                | "Off"
+                | "OFF"
+                | "null"
+                | "Null"
+                | "NULL"
         ),
     }
 }

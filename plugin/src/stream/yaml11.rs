@@ -53,7 +53,7 @@ pub fn check_anchor(name: &str) -> Result<(), String> {
 }
 
 /// An alias (`*name`, the text its event spans), as go-yaml v2 scans it.
-pub fn check_alias(text: &str, span: &Span) -> Result<(), String> {
+fn check_alias(text: &str, span: &Span) -> Result<(), String> {
     let token = raw(text, span)?;
     check_name(token.strip_prefix('*').unwrap_or(token), "alias")
 }
@@ -84,9 +84,10 @@ pub enum Place {
     FlowKey,
 }
 
-/// Checks one scalar event of `text`.
-pub fn check_scalar(
+/// Checks one scalar event of `text`; `tabs` says whether the text holds a tab at all.
+fn check_scalar(
     text: &str,
+    tabs: bool,
     value: &str,
     style: ScalarStyle,
     span: &Span,
@@ -95,9 +96,12 @@ pub fn check_scalar(
     if place == Place::FlowKey {
         check_flow_key(text, span)?;
     }
+    let one_line = span.start.line() == span.end.line();
     match style {
         ScalarStyle::Plain if place != Place::Block => check_flow_plain(text, value, span),
+        ScalarStyle::Plain if !tabs || one_line => Ok(()),
         ScalarStyle::Plain => check_lines(raw(text, span)?, None),
+        ScalarStyle::Literal | ScalarStyle::Folded if !tabs => Ok(()),
         ScalarStyle::Literal | ScalarStyle::Folded => {
             let raw = raw(text, span)?;
             // With the indentation left to detection, Go counts a tab opening the first line
@@ -181,17 +185,24 @@ fn check_tag(from_tag: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// What lies between the parser's events: indentation, indicators, comments, anchors and
-/// tags. Checked in block context for tabs Go does not take as spaces.
-pub struct Gaps<'t> {
+/// The checks of one chunk, event by event: each scalar, and what lies between the events
+/// (indentation, indicators, comments, anchors, tags), where block context takes no tabs Go
+/// does not take as spaces.
+pub struct Checks<'t> {
     text: &'t str,
+    /// Whether the chunk holds a tab at all: most do not, and need no tab checks.
+    tabs: bool,
     end: usize,
 }
 
-impl<'t> Gaps<'t> {
+impl<'t> Checks<'t> {
     /// Nothing of `text` checked yet.
     pub fn new(text: &'t str) -> Self {
-        Gaps { text, end: 0 }
+        Checks {
+            text,
+            tabs: text.as_bytes().contains(&b'\t'),
+            end: 0,
+        }
     }
 
     /// The event at `span` is next: checks the text since the last one.
@@ -202,11 +213,27 @@ impl<'t> Gaps<'t> {
         if let Some(tag) = span.tag_start.and_then(|m| m.byte_offset()) {
             check_tag(&self.text[tag..])?;
         }
-        if start > self.end && !in_flow {
+        if self.tabs && start > self.end && !in_flow {
             self.check_tabs(self.end, start)?;
         }
         self.end = self.end.max(end);
         Ok(())
+    }
+
+    /// Checks a scalar event (after [`Checks::next`] for it).
+    pub fn scalar(
+        &self,
+        value: &str,
+        style: ScalarStyle,
+        span: &Span,
+        place: Place,
+    ) -> Result<(), String> {
+        check_scalar(self.text, self.tabs, value, style, span, place)
+    }
+
+    /// Checks an alias event's name.
+    pub fn alias(&self, span: &Span) -> Result<(), String> {
+        check_alias(self.text, span)
     }
 
     fn check_tabs(&self, from: usize, to: usize) -> Result<(), String> {
@@ -327,11 +354,11 @@ mod tests {
         let mut parser = parser(text);
         // (is a mapping, is flow, a key is next)
         let mut stack: Vec<(bool, bool, bool)> = Vec::new();
-        let mut gaps = Gaps::new(text);
+        let mut checks = Checks::new(text);
         while let Some(next) = parser.next_event() {
             let (event, span) = next.map_err(|e| e.info())?;
             let in_flow = stack.last().is_some_and(|f| f.1);
-            gaps.next(&span, in_flow)?;
+            checks.next(&span, in_flow)?;
             let place = match stack.last() {
                 Some((true, true, true)) => Place::FlowKey,
                 Some((_, true, _)) => Place::Flow,
@@ -356,12 +383,12 @@ mod tests {
                     advance(&mut stack);
                 }
                 Event::Scalar(value, style, ..) => {
-                    check_scalar(text, &value, style, &span, place)?;
+                    checks.scalar(&value, style, &span, place)?;
                     advance(&mut stack);
                 }
                 Event::Anchor(_, name) => check_anchor(&name)?,
                 Event::Alias(_) => {
-                    check_alias(text, &span)?;
+                    checks.alias(&span)?;
                     advance(&mut stack);
                 }
                 _ => {}

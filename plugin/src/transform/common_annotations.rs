@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::{Applied, object_name};
 use crate::config::Transforms;
 use crate::document::object_entry;
+use crate::error::Result;
 use crate::stream::Stream;
 
 /// Name of the pass in reports.
@@ -42,9 +43,9 @@ pub fn annotate(value: &mut Value, transforms: &Transforms) -> Option<String> {
 }
 
 /// Annotates the documents kept as trees (and those vf-post made).
-pub fn apply(stream: &mut Stream, transforms: &Transforms, log: &mut Vec<Applied>) {
+pub fn apply(stream: &mut Stream, transforms: &Transforms, log: &mut Vec<Applied>) -> Result<()> {
     if transforms.common_annotations.is_empty() {
-        return;
+        return Ok(());
     }
     for doc in stream.documents_mut() {
         if doc.is_removed() {
@@ -56,7 +57,7 @@ pub fn apply(stream: &mut Stream, transforms: &Transforms, log: &mut Vec<Applied
         {
             continue;
         }
-        let change = annotate(doc.value_mut().expect("checked"), transforms).expect("checked");
+        let change = annotate(&mut doc.value_mut().expect("checked"), transforms).expect("checked");
         log.push(Applied {
             pass: PASS.into(),
             object: object_name(doc),
@@ -64,4 +65,5 @@ pub fn apply(stream: &mut Stream, transforms: &Transforms, log: &mut Vec<Applied
             change,
         });
     }
+    Ok(())
 }

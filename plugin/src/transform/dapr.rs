@@ -37,12 +37,14 @@ pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -
         }
         let count = missing.len();
         let at = doc.at();
-        let value = doc.value_mut().expect("parsed");
-        let annotations = ensure_object(value, pointer)
-            .and_then(|metadata| object_entry(metadata, "annotations"))
-            .map_err(|message| Error::Document { at, message })?;
-        for (key, text) in missing {
-            annotations.insert(key, Value::String(text));
+        {
+            let mut value = doc.value_mut().expect("parsed");
+            let annotations = ensure_object(&mut value, pointer)
+                .and_then(|metadata| object_entry(metadata, "annotations"))
+                .map_err(|message| Error::Document { at, message })?;
+            for (key, text) in missing {
+                annotations.insert(key, Value::String(text));
+            }
         }
         log.push(Applied {
             pass: "dapr".into(),

@@ -53,13 +53,15 @@ pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -
             continue;
         }
         let names: Vec<&str> = missing.iter().map(|(k, _)| *k).collect();
-        let value = doc.value_mut().expect("parsed");
-        let container = value
-            .pointer_mut(&format!("{pointer}/containers/{position}"))
-            .and_then(Value::as_object_mut)
-            .expect("found above");
-        for (key, probe) in missing {
-            container.insert(key.to_owned(), probe);
+        {
+            let mut value = doc.value_mut().expect("parsed");
+            let container = value
+                .pointer_mut(&format!("{pointer}/containers/{position}"))
+                .and_then(Value::as_object_mut)
+                .expect("found above");
+            for (key, probe) in missing {
+                container.insert(key.to_owned(), probe);
+            }
         }
         log.push(Applied {
             pass: "probes".into(),

@@ -5,12 +5,17 @@ use serde_json::{Value, json};
 
 use super::{Applied, object_name};
 use crate::contract::Contract;
+use crate::error::{Error, Result};
 use crate::stream::Stream;
 use crate::workload::{containers, image_registry, pod_spec_pointer, pull_secret_names};
 
-pub fn apply(stream: &mut Stream, contract: Option<&Contract>, log: &mut Vec<Applied>) {
+pub fn apply(
+    stream: &mut Stream,
+    contract: Option<&Contract>,
+    log: &mut Vec<Applied>,
+) -> Result<()> {
     let Some(registry) = contract.and_then(|c| c.registry.as_ref()) else {
-        return;
+        return Ok(());
     };
     for doc in stream.documents_mut() {
         let Some(pointer) = pod_spec_pointer(doc.kind()) else {
@@ -37,18 +42,27 @@ pub fn apply(stream: &mut Stream, contract: Option<&Contract>, log: &mut Vec<App
         if missing.is_empty() {
             continue;
         }
-        let spec = doc
-            .value_mut()
-            .and_then(|v| v.pointer_mut(pointer))
-            .and_then(Value::as_object_mut)
-            .expect("found above");
-        let list = spec.entry("imagePullSecrets").or_insert_with(|| json!([]));
-        if !list.is_array() {
-            *list = json!([]);
-        }
-        let list = list.as_array_mut().expect("just made a list");
-        for name in &missing {
-            list.push(json!({ "name": name }));
+        let at = doc.at();
+        {
+            let mut value = doc.value_mut().expect("parsed");
+            let spec = value
+                .pointer_mut(pointer)
+                .and_then(Value::as_object_mut)
+                .expect("found above");
+            let list = spec.entry("imagePullSecrets").or_insert(Value::Null);
+            if list.is_null() {
+                *list = json!([]);
+            }
+            let what = crate::document::kind(list);
+            let list = list.as_array_mut().ok_or_else(|| Error::Document {
+                at,
+                message: format!(
+                    "{pointer}/imagePullSecrets is {what}, not a list; Kubernetes cannot read it"
+                ),
+            })?;
+            for name in &missing {
+                list.push(json!({ "name": name }));
+            }
         }
         log.push(Applied {
             pass: "pull-secrets".into(),
@@ -57,4 +71,5 @@ pub fn apply(stream: &mut Stream, contract: Option<&Contract>, log: &mut Vec<App
             change: format!("imagePullSecrets {}", missing.join(", ")),
         });
     }
+    Ok(())
 }

@@ -74,7 +74,14 @@ pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -
 fn render(stream: &Stream, contract: &Contract, settings: &ServicesJson) -> Result<String> {
     let mut entries = Vec::new();
     for app in contract.apps.iter().filter(|a| a.role == Role::Backend) {
-        workload_of(stream, contract, app)?;
+        let workload = &stream.documents()[workload_of(stream, contract, app)?];
+        // The app id the pod carries after the last mutation, which is what Dapr uses.
+        let app_id = pod_metadata_pointer(workload.kind())
+            .and_then(|p| workload.value()?.pointer(p))
+            .and_then(|m| m.get("annotations"))
+            .and_then(|a| a.get(crate::dapr::APP_ID))
+            .and_then(Value::as_str)
+            .unwrap_or(&app.dapr.app_id);
         let service = stream
             .documents()
             .iter()
@@ -101,7 +108,7 @@ fn render(stream: &Stream, contract: &Contract, settings: &ServicesJson) -> Resu
         entries.push(json!({
             "name": app.name,
             "protocol": "grpc",
-            "daprAppId": app.dapr.app_id,
+            "daprAppId": app_id,
             "grpc": {
                 "host": format!("{}.{namespace}.svc.{}", app.service, settings.cluster_domain),
                 "port": port,
@@ -176,7 +183,8 @@ fn mount(
         return Ok(());
     }
     let at = doc.at();
-    let value = doc.value_mut().expect("parsed");
+    let mut edit = doc.value_mut().expect("parsed");
+    let value: &mut Value = &mut edit;
     ensure_object(value, meta_pointer)
         .and_then(|meta| object_entry(meta, "annotations"))
         .map_err(|message| Error::Document { at, message })?
@@ -207,6 +215,7 @@ fn mount(
             }),
         );
     }
+    drop(edit);
     log.push(Applied {
         pass: "services-json".into(),
         object: object_name(doc),
