@@ -26,6 +26,7 @@ pub trait Release {
         kinds: &[String],
         team: Option<&str>,
         with_object: bool,
+        with_secrets: bool,
     ) -> Result<Vec<DocView>>;
     /// Applies a mutating module's patches.
     fn mutate(&mut self, origin: &str, patches: &[ModulePatch]) -> Result<()>;
@@ -67,8 +68,15 @@ impl Release for vf_plugin::Release {
         kinds: &[String],
         team: Option<&str>,
         with_object: bool,
+        with_secrets: bool,
     ) -> Result<Vec<DocView>> {
-        Ok(vf_plugin::Release::views(self, kinds, team, with_object))
+        Ok(vf_plugin::Release::views(
+            self,
+            kinds,
+            team,
+            with_object,
+            with_secrets,
+        ))
     }
 
     fn mutate(&mut self, origin: &str, patches: &[ModulePatch]) -> Result<()> {
@@ -137,6 +145,10 @@ mod wasm {
     const BOUNDS: Bounds = Bounds {
         timeout: None,
         memory_bytes: 4 << 30,
+        module_bytes: 64 << 20,
+        compile_timeout: std::time::Duration::from_secs(600),
+        max_findings: usize::MAX,
+        max_patches: usize::MAX,
     };
 
     pub struct WasmRelease {
@@ -163,7 +175,12 @@ mod wasm {
                 std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             let engine = sandbox::engine()?;
             let (component, _) = phase("engine component: load", || {
-                cache::load(engine, &bytes, cache::default_dir().as_deref())
+                cache::load(
+                    engine,
+                    &bytes,
+                    cache::open_default().as_ref().map_err(String::as_str),
+                    |b| cache::compile(engine, b),
+                )
             })
             .with_context(|| format!("the engine component {}", path.display()))?;
             let mut store = sandbox::store(engine, BOUNDS);
@@ -227,11 +244,17 @@ mod wasm {
             kinds: &[String],
             team: Option<&str>,
             with_object: bool,
+            with_secrets: bool,
         ) -> Result<Vec<DocView>> {
             let json = self.guest(|i, s, r| {
-                i.vf_engine_engine()
-                    .release()
-                    .call_documents(s, r, kinds, team, with_object)
+                i.vf_engine_engine().release().call_documents(
+                    s,
+                    r,
+                    kinds,
+                    team,
+                    with_object,
+                    with_secrets,
+                )
             })?;
             Ok(serde_json::from_str(&json)?)
         }

@@ -33,7 +33,8 @@ fn main() -> ExitCode {
         Ok(Outcome::Denied) => ExitCode::from(1),
         Err(error) if output::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            output::fatal(&format!("vf-post: {error:#}"));
+            // One line, whatever a module or a chart put in the message.
+            output::fatal(&report::text::clean(&format!("vf-post: {error:#}")));
             ExitCode::from(2)
         }
     }

@@ -10,10 +10,14 @@ pub mod sandbox;
 
 /// The sandbox bounds the configuration asks for.
 pub fn bounds(sandbox: &vf_plugin::config::Sandbox) -> sandbox::Bounds {
+    let mib = |n: u64| usize::try_from(n.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
     sandbox::Bounds {
         timeout: Some(std::time::Duration::from_millis(sandbox.timeout_ms)),
-        memory_bytes: usize::try_from(sandbox.memory_mib.saturating_mul(1024 * 1024))
-            .unwrap_or(usize::MAX),
+        memory_bytes: mib(sandbox.memory_mib),
+        module_bytes: mib(sandbox.max_module_mib),
+        compile_timeout: std::time::Duration::from_millis(sandbox.compile_timeout_ms),
+        max_findings: sandbox.max_findings,
+        max_patches: sandbox.max_patch_operations,
     }
 }
 
@@ -41,11 +45,14 @@ pub fn modules(
             serde_json::Value::Null => "{}".to_owned(),
             other => other.to_string(),
         };
+        let module_loaded = load::load(&name, &path, Some(&module.sha256), bounds)?;
         let policy = load::PolicyModule {
-            loaded: load::load(&name, &path, Some(&module.sha256), bounds)?,
+            label: load::label(&name, &path, &module_loaded),
+            loaded: module_loaded,
             name,
             team,
             mutate: module.mutate,
+            read_secrets: module.read_secrets,
             settings,
             bounds,
         };

@@ -3,7 +3,7 @@
 
 mod json;
 mod sarif;
-mod text;
+pub mod text;
 
 use vf_plugin::Finding;
 use vf_plugin::transform::Applied;

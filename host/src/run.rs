@@ -21,10 +21,13 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Some(Command::Rules(shared)) => list_rules(&shared),
         Some(Command::Policy(Policy::Inspect { module, shared })) => {
             let config = settings::load(shared.config.as_deref())?;
-            let text =
+            let inspection =
                 crate::policy::inspect::inspect(&module, crate::policy::bounds(&config.sandbox))?;
-            output::write_stdout(text.as_bytes()).context("cannot write stdout")?;
-            Ok(Outcome::Clean)
+            output::write_stdout(inspection.text.as_bytes()).context("cannot write stdout")?;
+            match inspection.refusal {
+                Some(why) => Err(why),
+                None => Ok(Outcome::Clean),
+            }
         }
         Some(Command::Policy(Policy::Componentize { module, output })) => {
             crate::policy::componentize::componentize(&module, &output)?;

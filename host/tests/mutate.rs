@@ -293,7 +293,12 @@ fn patches_are_bounded_and_read_strictly() {
     refused(
         &format!(r#"[{{"kind": "Deployment", "repeat": 10001, "operations": [{add}]}}]"#),
         "",
-        "more than 10000 patch operations",
+        "10001 patches, more than the 10000 allowed (sandbox.maxPatchOperations)",
+    );
+    refused(
+        &format!(r#"[{{"kind": "Deployment", "repeat": 5001, "operations": [{add}, {add}]}}]"#),
+        "sandbox: {maxPatchOperationsPerDocument: 100000}\n",
+        "more than 10000 patch operations (sandbox.maxPatchOperations)",
     );
     refused(
         &format!(r#"[{{"kind": "Deployment", "repeat": 1001, "operations": [{add}]}}]"#),

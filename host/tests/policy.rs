@@ -136,12 +136,18 @@ fn misbehaving_modules_end_in_an_error_naming_the_module() {
             "policy module hostile refuses its settings: invalid settings: rejected on purpose",
         ),
     ] {
+        // Errors name the module by its name, its path and the name it declares.
+        let label = format!(
+            "policy module hostile ({}, declared hostile) ",
+            module("hostile").display()
+        );
+        let expected = expected.replace("policy module hostile ", &label);
         let started = Instant::now();
         let out = hostile(&env, behavior, "    mutate: true\n");
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{behavior}: {err}");
         assert!(out.stdout.is_empty(), "{behavior}: nothing on stdout");
-        assert!(err.contains(expected), "{behavior}: {err}");
+        assert!(err.contains(&expected), "{behavior}: {err}");
         assert_eq!(err.lines().count(), 1, "{behavior}: one line: {err}");
         assert!(
             started.elapsed() < Duration::from_secs(10),
@@ -274,8 +280,9 @@ fn inspect_describes_the_module() {
     );
     let text = String::from_utf8(out.stdout).unwrap();
     for needle in [
-        "WIT package: vf:policy@0.1.0",
-        "exports:     vf:policy/policy@0.1.0",
+        "package vf:policy@0.1.0",
+        "export:      vf:policy/policy@0.1.0",
+        "import:      vf:policy/types@0.1.0 (types only: allowed)",
         "describes:   require-labels 0.1.0",
         "team-required-labels",
         "sandbox:     loads",

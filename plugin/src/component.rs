@@ -59,10 +59,16 @@ impl GuestRelease for Open {
         })
     }
 
-    fn documents(&self, kinds: Vec<String>, team: Option<String>, with_object: bool) -> String {
+    fn documents(
+        &self,
+        kinds: Vec<String>,
+        team: Option<String>,
+        with_object: bool,
+        with_secrets: bool,
+    ) -> String {
         self.with(|r| {
-            serde_json::to_string(&r.views(&kinds, team.as_deref(), with_object))
-                .expect("views serialize")
+            let views = r.views(&kinds, team.as_deref(), with_object, with_secrets);
+            serde_json::to_string(&views).expect("views serialize")
         })
     }
 

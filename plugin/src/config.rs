@@ -87,6 +87,8 @@ pub struct ModuleRef {
     pub settings: serde_json::Value,
     /// Whether its patches are applied (else they are reported only).
     pub mutate: bool,
+    /// Whether it sees Secret values (`data`, `stringData`); by default they are masked.
+    pub read_secrets: bool,
 }
 
 /// Bounds of policy modules: of each evaluation, and of what their patches may cost.
@@ -95,8 +97,14 @@ pub struct ModuleRef {
 pub struct Sandbox {
     /// Wall-clock limit, milliseconds.
     pub timeout_ms: u64,
-    /// Linear memory limit, MiB.
+    /// Memory limit of one evaluation, every linear memory and table together, MiB.
     pub memory_mib: u64,
+    /// The largest module file vf-post loads, MiB.
+    pub max_module_mib: u64,
+    /// The longest a module may take to compile, milliseconds.
+    pub compile_timeout_ms: u64,
+    /// Findings one module may return for one release.
+    pub max_findings: usize,
     /// Patch operations one module may send in one release.
     pub max_patch_operations: usize,
     /// Patch operations one module may send for one document.
@@ -112,6 +120,9 @@ impl Default for Sandbox {
         Self {
             timeout_ms: 2_000,
             memory_mib: 64,
+            max_module_mib: 32,
+            compile_timeout_ms: 60_000,
+            max_findings: 10_000,
             max_patch_operations: 10_000,
             max_patch_operations_per_document: 1_000,
             patch_growth_factor: 2,

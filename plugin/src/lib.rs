@@ -49,8 +49,8 @@ pub struct Release {
     pub config: Config,
     /// The rule ids policy modules declare (exemptions may name them).
     module_rules: Vec<String>,
-    /// Secret values to mask in findings, gathered once.
-    secrets: Option<Vec<String>>,
+    /// Secret values, in every form to mask (gathered again after the mutations).
+    secrets: Vec<String>,
     /// What mutating modules changed, for naming the mutation behind a finding.
     mutations: Vec<modules::Mutation>,
     /// The built-in rules' findings before the first module mutation, by key.
@@ -117,6 +117,7 @@ pub fn prepare(
     let input_len = input.len();
     let mut stream = Stream::read(input, &plan)?;
     let (applied, contract) = transform::mutate(&mut stream, config)?;
+    let secrets = redact::secret_values(stream.documents());
     Ok(Release {
         stream,
         contract,
@@ -124,7 +125,7 @@ pub fn prepare(
         findings: Vec::new(),
         config: config.clone(),
         module_rules: module_rules.to_vec(),
-        secrets: None,
+        secrets,
         mutations: Vec::new(),
         before_mutations: None,
         patch_budget: config.sandbox.patch_budget(input_len),

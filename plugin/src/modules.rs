@@ -89,8 +89,27 @@ pub struct ModulePatch {
 impl Release {
     /// The documents a module sees: of `kinds` (every kind when empty), of `team` when
     /// given, with the whole object as JSON when `with_object`. Labels and annotations are the
-    /// documents' own, parsed or not, as the last mutation left them.
-    pub fn views(&self, kinds: &[String], team: Option<&str>, with_object: bool) -> Vec<DocView> {
+    /// documents' own, parsed or not, as the last mutation left them. Unless `with_secrets`
+    /// (a module the platform lets read them), Secret values are replaced and any secret
+    /// copied elsewhere is masked.
+    pub fn views(
+        &self,
+        kinds: &[String],
+        team: Option<&str>,
+        with_object: bool,
+        with_secrets: bool,
+    ) -> Vec<DocView> {
+        let secrets: &[String] = if with_secrets { &[] } else { &self.secrets };
+        let masked = |pairs: &[(String, String)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| {
+                    let mut v = v.clone();
+                    redact::mask(&mut v, secrets);
+                    (k.clone(), v)
+                })
+                .collect()
+        };
         self.stream
             .documents()
             .iter()
@@ -108,9 +127,18 @@ impl Release {
                     kind: d.kind().to_owned(),
                     name: d.name().to_owned(),
                     namespace: d.namespace().map(str::to_owned),
-                    labels: d.labels().to_vec(),
-                    annotations: d.annotations().to_vec(),
+                    labels: masked(d.labels()),
+                    annotations: masked(d.annotations()),
                     object: match d.value() {
+                        Some(value)
+                            if with_object
+                                && !with_secrets
+                                && (!secrets.is_empty() || d.kind() == "Secret") =>
+                        {
+                            let mut value = value.clone();
+                            redact::hide_from_module(&mut value, secrets);
+                            value.to_string()
+                        }
                         Some(value) if with_object => value.to_string(),
                         _ => String::new(),
                     },
@@ -246,9 +274,8 @@ impl Release {
             &self.module_rules,
         );
         self.attribute(&mut findings, true);
-        let secrets = redact::secret_values(self.stream.documents());
-        redact::redact(&mut findings, &secrets);
-        self.secrets = Some(secrets);
+        self.secrets = redact::secret_values(self.stream.documents());
+        redact::redact(&mut findings, &self.secrets);
         self.findings = findings;
         self.validated = true;
         Ok(())
@@ -335,10 +362,7 @@ impl Release {
         }
         let mut findings = rules::settle(converted, docs, &self.config, origin);
         self.attribute(&mut findings, false);
-        let secrets = self
-            .secrets
-            .get_or_insert_with(|| redact::secret_values(docs));
-        redact::redact(&mut findings, secrets);
+        redact::redact(&mut findings, &self.secrets);
         self.findings.extend(findings);
         Ok(())
     }

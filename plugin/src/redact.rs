@@ -1,5 +1,8 @@
 //! Secret values never appear in a report: whatever a rule or a policy module wrote, every
-//! Secret's data and every inline secret of a Dapr Component is masked in every finding.
+//! Secret's data and every inline secret of a Dapr Component is masked in every text of every
+//! finding, in the forms a module could write it to slip past a plain search (reversed, hex,
+//! base64, with zero-width characters between its letters). By default policy modules never
+//! see them either ([`hide_from_module`]).
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -70,31 +73,133 @@ pub fn secret_values(docs: &[Document]) -> Vec<String> {
         }
     }
     out.retain(|v| v.trim().chars().count() >= MIN_LEN);
-    out.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    out.dedup();
-    out
+    let mut forms: Vec<String> = out.iter().flat_map(|s| written_forms(s)).collect();
+    forms.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    forms.dedup();
+    forms
 }
 
-/// Masks every secret value in the findings' texts.
+/// A secret as itself, reversed, in hex and in base64.
+fn written_forms(secret: &str) -> Vec<String> {
+    let bytes = secret.as_bytes();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let engine = &base64::engine::general_purpose::STANDARD;
+    let padded = engine.encode(bytes);
+    vec![
+        secret.to_owned(),
+        secret.chars().rev().collect(),
+        hex.to_ascii_uppercase(),
+        hex,
+        padded.trim_end_matches('=').to_owned(),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+        padded,
+    ]
+}
+
+/// Characters that show nothing and could split a secret so a search misses it.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{ad}' | '\u{34f}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
+}
+
+/// Masks every secret (in every form of [`secret_values`]) in `text`; invisible characters
+/// go too, so they cannot hide one.
+pub fn mask(text: &mut String, secrets: &[String]) {
+    if secrets.is_empty() {
+        return;
+    }
+    if text.chars().any(invisible) {
+        text.retain(|c| !invisible(c));
+    }
+    for secret in secrets {
+        if text.contains(secret.as_str()) {
+            *text = text.replace(secret.as_str(), MASK);
+        }
+    }
+}
+
+/// Masks secrets in every string of a JSON value.
+pub fn mask_value(value: &mut Value, secrets: &[String]) {
+    match value {
+        Value::String(s) => mask(s, secrets),
+        Value::Array(items) => items.iter_mut().for_each(|v| mask_value(v, secrets)),
+        Value::Object(map) => map.values_mut().for_each(|v| mask_value(v, secrets)),
+        _ => {}
+    }
+}
+
+/// What a policy module sees of an object when it may not read secrets: a Secret's values
+/// replaced (its keys kept), and any secret copied elsewhere masked.
+pub fn hide_from_module(value: &mut Value, secrets: &[String]) {
+    if value.get("kind").and_then(Value::as_str) == Some("Secret") {
+        for key in ["data", "stringData"] {
+            if let Some(map) = value.get_mut(key).and_then(Value::as_object_mut) {
+                map.values_mut()
+                    .for_each(|v| *v = Value::String(MASK.into()));
+            }
+        }
+    }
+    mask_value(value, secrets);
+}
+
+/// Masks every secret in every text of the findings.
 pub fn redact(findings: &mut [Finding], secrets: &[String]) {
     if secrets.is_empty() {
         return;
     }
-    let mask = |text: &mut String| {
-        for secret in secrets {
-            if text.contains(secret.as_str()) {
-                *text = text.replace(secret.as_str(), MASK);
-            }
-        }
-    };
     for finding in findings {
-        mask(&mut finding.message);
-        mask(&mut finding.hint);
-        if let Some(path) = &mut finding.path {
-            mask(path);
+        mask(&mut finding.message, secrets);
+        mask(&mut finding.hint, secrets);
+        for text in [&mut finding.path, &mut finding.container]
+            .into_iter()
+            .flatten()
+        {
+            mask(text, secrets);
         }
         if let Some(exemption) = &mut finding.exempted {
-            mask(&mut exemption.reason);
+            mask(&mut exemption.reason, secrets);
         }
+        for by in &mut finding.introduced_by {
+            by.operations
+                .iter_mut()
+                .for_each(|op| mask_value(op, secrets));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_secret_is_masked_in_every_form_a_module_could_write_it() {
+        let secrets: Vec<String> = written_forms("hunter2-secret");
+        let mut forms = secrets.clone();
+        forms.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        for text in [
+            "the password is hunter2-secret",
+            "backwards: terces-2retnuh",
+            "hex: 68756e746572322d736563726574",
+            "HEX: 68756E746572322D736563726574",
+            "b64: aHVudGVyMi1zZWNyZXQ=",
+            "joined: h\u{200b}u\u{200b}n\u{200b}t\u{200b}e\u{200b}r\u{200b}2-secret",
+        ] {
+            let mut text = text.to_owned();
+            mask(&mut text, &forms);
+            assert!(text.contains(MASK), "{text}");
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+    }
+
+    #[test]
+    fn modules_see_a_secrets_keys_not_its_values() {
+        let forms = written_forms("s3cr3t-value");
+        let mut secret = json!({"kind": "Secret", "data": {"password": "czNjcjN0LXZhbHVl"}, "stringData": {"token": "s3cr3t-value"}});
+        hide_from_module(&mut secret, &forms);
+        assert_eq!(secret["data"]["password"], MASK);
+        assert_eq!(secret["stringData"]["token"], MASK);
+        let mut pod = json!({"kind": "Pod", "spec": {"env": [{"value": "s3cr3t-value"}]}});
+        hide_from_module(&mut pod, &forms);
+        assert_eq!(pod["spec"]["env"][0]["value"], MASK);
     }
 }

@@ -19,10 +19,10 @@ fn views_without_trees_equal_views_with_trees() {
         for config in [Config::default(), touch_all()] {
             let scanned = prepare(input.clone(), &config, &Objects::None, &[])
                 .unwrap()
-                .views(&[], None, false);
+                .views(&[], None, false, false);
             let built = prepare(input.clone(), &config, &Objects::All, &[])
                 .unwrap()
-                .views(&[], None, false);
+                .views(&[], None, false, false);
             assert_eq!(scanned.len(), built.len(), "{}", file.display());
             for (a, b) in scanned.iter().zip(&built) {
                 assert_eq!(a, b, "{}: {} {}", file.display(), a.kind, a.name);
@@ -41,7 +41,7 @@ fn whole_objects_come_only_for_the_kinds_asked() {
         &[],
     )
     .unwrap();
-    let views = release.views(&["CustomResourceDefinition".into()], None, true);
+    let views = release.views(&["CustomResourceDefinition".into()], None, true, false);
     assert_eq!(views.len(), 6);
     assert!(views.iter().all(|v| v.object.starts_with('{')));
 }
@@ -52,7 +52,7 @@ fn patches_land_on_documents_reading_did_not_keep() {
     let input = b"---\n# Source: c/templates/role.yaml\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: reader\nrules: []\n".to_vec();
     for config in [Config::default(), touch_all()] {
         let mut release = prepare(input.clone(), &config, &Objects::None, &[]).unwrap();
-        let index = release.views(&["ClusterRole".into()], None, false)[0].index;
+        let index = release.views(&["ClusterRole".into()], None, false, false)[0].index;
         let patch = ModulePatch {
             document: index,
             operations: r#"[{"op": "add", "path": "/metadata/labels", "value": {"team": "x"}}]"#
@@ -105,8 +105,8 @@ fn a_team_chosen_by_labels_gets_every_kind() {
             labelled.push_str(&vf_plugin::stream::emit::emit(&value));
         }
         let release = prepare(labelled.into_bytes(), &config, &Objects::None, &[]).unwrap();
-        let all = release.views(&[], None, false);
-        let team = release.views(&[], Some("payments"), false);
+        let all = release.views(&[], None, false, false);
+        let team = release.views(&[], Some("payments"), false, false);
         assert_eq!(all.len(), team.len(), "{}", file.display());
         kinds.extend(team.into_iter().map(|v| v.kind));
     }
@@ -160,7 +160,7 @@ fn what_a_mutation_adds_is_validated_and_named() {
         std::fs::read(support::repo().join("tests/rules/not-privileged/input.yaml")).unwrap();
     let mut release = prepare(input, &Config::default(), &Objects::None, &[]).unwrap();
     let good = release
-        .views(&["Deployment".into()], None, false)
+        .views(&["Deployment".into()], None, false, false)
         .into_iter()
         .find(|v| v.name == "good-unprivileged")
         .unwrap();

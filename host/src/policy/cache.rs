@@ -1,100 +1,270 @@
-//! Compiled components, cached on disk by content hash and engine build. A cache entry is
-//! the precompiled artifact behind a header with its own SHA-256: an entry that does not
-//! check out (truncated, corrupt, from another build) is recompiled, never loaded.
+//! Compiled components, cached on disk. A cache entry is native code vf-post will run, and
+//! whoever can write the cache directory (a CI cache restored from another branch, a shared
+//! runner) could put any there. So vf-post runs an entry only when it can prove it wrote the
+//! entry itself, for this exact module and this build: each entry carries an HMAC-SHA256 over
+//! the module's hash, the build and the artifact, keyed by a secret kept outside the cache
+//! (`$XDG_STATE_HOME/vf-post/cache.key`, mode 0600, created on first use). An entry that does
+//! not verify is recompiled, never loaded. A cache directory, or a key, that others can write
+//! or read is not used at all.
 
-use std::hash::{Hash as _, Hasher as _};
+use std::fs::OpenOptions;
+use std::io::{Read as _, Write as _};
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
+use hmac::{Hmac, Mac as _};
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-const MAGIC: &[u8; 8] = b"VFPOSTC1";
+const MAGIC: &[u8; 8] = b"VFPOSTC2";
+const MAC_LEN: usize = 32;
+const KEY_LEN: usize = 32;
 
 /// How a component was obtained, for `policy inspect` and the benchmarks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Obtained {
-    /// Loaded from a verified cache entry.
+    /// Loaded from a cache entry that verified.
     Cached,
-    /// Compiled now (no cache entry, or no cache directory).
+    /// Compiled now (no cache entry yet), and cached.
     Compiled,
-    /// Compiled now, because the cache entry did not verify.
+    /// Compiled now, because the cache entry did not verify (foreign, tampered, corrupt).
     Recompiled,
+    /// Compiled now; the cache is not used, for the reason given.
+    Uncached(String),
+}
+
+/// A cache vf-post may use: its directory, and the key that proves its entries.
+pub struct Cache {
+    dir: PathBuf,
+    key: [u8; KEY_LEN],
 }
 
 /// The cache directory: `$XDG_CACHE_HOME/vf-post/components`, else `~/.cache/vf-post/components`.
 pub fn default_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .map(|d| d.join("vf-post").join("components"))
+    xdg("XDG_CACHE_HOME", ".cache").map(|d| d.join("vf-post").join("components"))
 }
 
-/// The component for `bytes`, from the cache when a verified entry exists.
-pub fn load(engine: &Engine, bytes: &[u8], dir: Option<&Path>) -> Result<(Component, Obtained)> {
-    let Some(dir) = dir else {
-        return Ok((compile(engine, bytes)?, Obtained::Compiled));
+/// Where the cache key lives: `$XDG_STATE_HOME/vf-post/cache.key`, else
+/// `~/.local/state/vf-post/cache.key`. Never inside the cache.
+pub fn default_key() -> Option<PathBuf> {
+    xdg("XDG_STATE_HOME", ".local/state").map(|d| d.join("vf-post").join("cache.key"))
+}
+
+fn xdg(variable: &str, fallback: &str) -> Option<PathBuf> {
+    std::env::var_os(variable)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(fallback)))
+}
+
+/// The default cache, or why it is not used.
+pub fn open_default() -> Result<Cache, String> {
+    let dir = default_dir().ok_or("no HOME or XDG_CACHE_HOME")?;
+    let key = default_key().ok_or("no HOME or XDG_STATE_HOME")?;
+    Cache::open(&dir, &key)
+}
+
+impl Cache {
+    /// Opens (creating them, private) the cache directory and its key; refuses either when
+    /// someone else could change or read it.
+    pub fn open(dir: &Path, key_path: &Path) -> Result<Cache, String> {
+        let uid = current_uid()?;
+        private_dir(dir)?;
+        for (i, ancestor) in dir.ancestors().enumerate().take(3) {
+            // The cache's own directories are ours alone; above them, a directory others can
+            // write must be sticky (like /tmp), so nobody can swap ours out.
+            safe_dir(ancestor, uid, i < 2)?;
+        }
+        let key = read_or_make_key(key_path, uid)?;
+        Ok(Cache {
+            dir: dir.to_owned(),
+            key,
+        })
+    }
+
+    /// The MAC of an entry: over the module's hash, the build and the artifact.
+    fn mac(&self, wasm_sha: &[u8], build: &str, artifact: &[u8]) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key");
+        mac.update(MAGIC);
+        mac.update(wasm_sha);
+        mac.update(build.as_bytes());
+        mac.update(artifact);
+        mac
+    }
+}
+
+/// The component for `bytes`, from the cache when an entry verifies. `compile` compiles
+/// (under the sandbox's compile-time limit).
+pub fn load(
+    engine: &Engine,
+    bytes: &[u8],
+    cache: Result<&Cache, &str>,
+    compile: impl FnOnce(&[u8]) -> Result<Component>,
+) -> Result<(Component, Obtained)> {
+    let cache = match cache {
+        Ok(cache) => cache,
+        Err(why) => return Ok((compile(bytes)?, Obtained::Uncached(why.to_owned()))),
     };
-    let path = dir.join(format!("{}.cwasm", key(engine, bytes)));
+    let wasm_sha = Sha256::digest(bytes);
+    let build = build_id(engine);
+    let path = cache.dir.join(format!(
+        "{wasm_sha:x}-{:x}.cwasm",
+        Sha256::digest(build.as_bytes())
+    ));
     let mut obtained = Obtained::Compiled;
     if let Ok(entry) = std::fs::read(&path) {
-        match verified(&entry) {
-            Some(artifact) => {
-                // SAFETY: `artifact` is byte for byte what `Component::serialize` wrote for
-                // this content hash with an engine of this build (both are in the file name),
-                // as its SHA-256 in the header proves; wasmtime rejects artifacts of another
-                // configuration itself. Anything else is recompiled instead.
-                #[allow(unsafe_code)]
-                let loaded = unsafe { Component::deserialize(engine, artifact) };
-                if let Ok(component) = loaded {
-                    return Ok((component, Obtained::Cached));
-                }
-                obtained = Obtained::Recompiled;
+        obtained = Obtained::Recompiled;
+        if let Some(artifact) = verified(cache, &entry, &wasm_sha, &build) {
+            // SAFETY: `artifact` is byte for byte what `Component::serialize` wrote in this
+            // process's build for exactly this module: the HMAC over the module's hash, the
+            // build and the artifact, under a key only this user can read, proves vf-post
+            // wrote it. wasmtime also rejects artifacts of another configuration itself.
+            #[allow(unsafe_code)]
+            let loaded = unsafe { Component::deserialize(engine, artifact) };
+            if let Ok(component) = loaded {
+                return Ok((component, Obtained::Cached));
             }
-            None => obtained = Obtained::Recompiled,
         }
     }
-    let component = compile(engine, bytes)?;
+    let component = compile(bytes)?;
     // Best effort: a read-only cache only costs the next run a compile.
-    let _ = store(&path, &component);
+    let _ = store(cache, &path, &component, &wasm_sha, &build);
     Ok((component, obtained))
 }
 
-fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component> {
+/// The build an artifact belongs to: vf-post's version and wasmtime's compatibility hash.
+fn build_id(engine: &Engine) -> String {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    format!(
+        "vf-post {} {:016x}",
+        env!("CARGO_PKG_VERSION"),
+        hasher.finish()
+    )
+}
+
+fn verified<'e>(cache: &Cache, entry: &'e [u8], wasm_sha: &[u8], build: &str) -> Option<&'e [u8]> {
+    let rest = entry.strip_prefix(MAGIC)?;
+    let (mac, artifact) = rest.split_at_checked(MAC_LEN)?;
+    // Constant time: a forger learns nothing from how long the comparison takes.
+    cache
+        .mac(wasm_sha, build, artifact)
+        .verify_slice(mac)
+        .ok()?;
+    Some(artifact)
+}
+
+fn store(
+    cache: &Cache,
+    path: &Path,
+    component: &Component,
+    wasm_sha: &[u8],
+    build: &str,
+) -> Result<()> {
+    let artifact = component.serialize().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mac = cache
+        .mac(wasm_sha, build, &artifact)
+        .finalize()
+        .into_bytes();
+    let tmp = cache.dir.join(format!(
+        ".{}.{}",
+        std::process::id(),
+        path.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(MAGIC)?;
+    file.write_all(&mac)?;
+    file.write_all(&artifact)?;
+    drop(file);
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+fn current_uid() -> Result<u32, String> {
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .map_err(|e| format!("cannot tell who runs vf-post (/proc/self: {e})"))
+}
+
+/// Creates `dir` (and its parents) if missing, new directories private to the user.
+fn private_dir(dir: &Path) -> Result<(), String> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+fn safe_dir(dir: &Path, uid: u32, own: bool) -> Result<(), String> {
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mode = meta.mode();
+    let writable_by_others = mode & 0o022 != 0;
+    let sticky = mode & 0o1000 != 0;
+    let refused = if own {
+        meta.uid() != uid || writable_by_others || !meta.is_dir()
+    } else {
+        (meta.uid() != uid && meta.uid() != 0) || (writable_by_others && !sticky)
+    };
+    if refused {
+        return Err(format!(
+            "{} is not private to this user (owner {}, mode {:o}): others could plant code there",
+            dir.display(),
+            meta.uid(),
+            mode & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+/// The cache key: read when it exists and is the user's alone; else made from the system's
+/// random source.
+fn read_or_make_key(path: &Path, uid: u32) -> Result<[u8; KEY_LEN], String> {
+    let shown = path.display();
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) => {
+            if !meta.is_file() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+                return Err(format!(
+                    "the cache key {shown} is not the user's alone (owner {}, mode {:o}); remove it to make a new one",
+                    meta.uid(),
+                    meta.mode() & 0o7777
+                ));
+            }
+            let bytes = std::fs::read(path).map_err(|e| format!("{shown}: {e}"))?;
+            <[u8; KEY_LEN]>::try_from(bytes.as_slice()).map_err(|_| {
+                format!("the cache key {shown} is not {KEY_LEN} bytes; remove it to make a new one")
+            })
+        }
+        Err(_) => {
+            if let Some(parent) = path.parent() {
+                private_dir(parent)?;
+            }
+            let mut key = [0u8; KEY_LEN];
+            std::fs::File::open("/dev/urandom")
+                .and_then(|mut f| f.read_exact(&mut key))
+                .map_err(|e| format!("no random source for a cache key (/dev/urandom: {e})"))?;
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| format!("cannot create the cache key {shown}: {e}"))?;
+            file.write_all(&key)
+                .map_err(|e| format!("cannot write the cache key {shown}: {e}"))?;
+            Ok(key)
+        }
+    }
+}
+
+/// Compiles a component: the error says it is not a valid component.
+pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component> {
     Component::new(engine, bytes)
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .context("not a valid WebAssembly component")
-}
-
-/// Content hash and engine build, as a file name.
-fn key(engine: &Engine, bytes: &[u8]) -> String {
-    let mut build = std::collections::hash_map::DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut build);
-    format!("{:x}-{:016x}", Sha256::digest(bytes), build.finish())
-}
-
-fn verified(entry: &[u8]) -> Option<&[u8]> {
-    let rest = entry.strip_prefix(MAGIC)?;
-    let (sum, artifact) = rest.split_at_checked(32)?;
-    (Sha256::digest(artifact).as_slice() == sum).then_some(artifact)
-}
-
-fn store(path: &Path, component: &Component) -> Result<()> {
-    let artifact = component.serialize().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let dir = path.parent().expect("cache entries live in a directory");
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.{}",
-        std::process::id(),
-        path.file_name().unwrap().to_string_lossy()
-    ));
-    let mut entry = Vec::with_capacity(artifact.len() + 40);
-    entry.extend_from_slice(MAGIC);
-    entry.extend_from_slice(&Sha256::digest(&artifact));
-    entry.extend_from_slice(&artifact);
-    std::fs::write(&tmp, entry)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
 }

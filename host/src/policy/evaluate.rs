@@ -57,6 +57,7 @@ fn run(
                 &metadata.kinds,
                 module.team.as_deref(),
                 metadata.needs_object,
+                module.read_secrets,
             )
         },
     )?;
@@ -79,8 +80,9 @@ fn run(
             })
         },
     )?
-    .map_err(|e| anyhow!("policy module {} {}", module.name, error_text(e)))?;
-    let bad = |what: String| anyhow!("policy module {} returned {what}", module.name);
+    .map_err(|e| anyhow!("policy module {} {}", module.label, error_text(e)))?;
+    let bad = |what: String| anyhow!("policy module {} returned {what}", module.label);
+    check_sizes(&verdict, module.bounds).map_err(bad)?;
     let target = |i: u32| {
         index_of.get(i as usize).copied().ok_or_else(|| {
             bad(format!(
@@ -118,4 +120,46 @@ fn run(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((hits, patches))
+}
+
+/// Texts longer than these, or more findings and patches than the sandbox allows, end the run
+/// naming the module: the host keeps and copies what a module returns, and a report is read
+/// by people.
+const MAX_MESSAGE: usize = 4096;
+const MAX_PATH: usize = 4096;
+const MAX_CONTAINER: usize = 253;
+
+fn check_sizes(verdict: &Verdict, bounds: super::sandbox::Bounds) -> Result<(), String> {
+    if verdict.findings.len() > bounds.max_findings {
+        return Err(format!(
+            "{} findings, more than the {} allowed (sandbox.maxFindings)",
+            verdict.findings.len(),
+            bounds.max_findings
+        ));
+    }
+    if verdict.patches.len() > bounds.max_patches {
+        return Err(format!(
+            "{} patches, more than the {} allowed (sandbox.maxPatchOperations)",
+            verdict.patches.len(),
+            bounds.max_patches
+        ));
+    }
+    for f in &verdict.findings {
+        let too_long = |what: &str, text: &str, max: usize| {
+            (text.len() > max).then(|| format!("a {what} of {} bytes, more than {max}", text.len()))
+        };
+        let long = too_long("message", &f.message, MAX_MESSAGE)
+            .or_else(|| too_long("path", f.path.as_deref().unwrap_or(""), MAX_PATH))
+            .or_else(|| {
+                too_long(
+                    "container",
+                    f.container.as_deref().unwrap_or(""),
+                    MAX_CONTAINER,
+                )
+            });
+        if let Some(long) = long {
+            return Err(long);
+        }
+    }
+    Ok(())
 }

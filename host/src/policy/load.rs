@@ -1,14 +1,18 @@
-//! Loading a policy module: the pinned bytes, compiled or taken from the cache, refused if it
-//! imports anything or speaks another vf:policy version; then described, and its settings
-//! checked by the module itself, each in a fresh sandboxed store.
+//! Loading a policy module. Cheapest checks first, and nothing compiled that could be refused
+//! without compiling: its size, its pin, then its WIT (decoded from the component's type, not
+//! its code: every import and export), then compilation under a time limit (or the verified
+//! cache), then `describe` and the module's own check of its settings, each in a fresh
+//! sandboxed store. Every error names the module by its configured name and path, and, once
+//! known, by the name it declares.
 
 use std::path::Path;
+use std::sync::mpsc;
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use sha2::{Digest, Sha256};
-use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
+use wit_component::{DecodedWasm, WitPrinter};
 
 use super::bindings::module::vf::policy::types::{Metadata, RuleInfo};
 use super::bindings::module::{Module, ModulePre};
@@ -24,17 +28,20 @@ pub struct Loaded {
     pub metadata: Metadata,
     pub obtained: Obtained,
     pub sha256: String,
-    pub exports: Vec<String>,
 }
 
 /// A module configured for a run.
 pub struct PolicyModule {
     /// Name in reports: the configured name, else the module's own.
     pub name: String,
+    /// How errors name it: its name, path and the name it declares.
+    pub label: String,
     /// The team whose objects it sees; `None` for every object.
     pub team: Option<String>,
     /// Whether its patches are applied.
     pub mutate: bool,
+    /// Whether it sees Secret values.
+    pub read_secrets: bool,
     /// Its settings, as JSON text.
     pub settings: String,
     pub bounds: Bounds,
@@ -48,7 +55,7 @@ impl PolicyModule {
         &self,
         f: impl FnOnce(&Module, &mut Store<Limits>) -> wasmtime::Result<T>,
     ) -> Result<T> {
-        call(&self.name, &self.loaded.pre, self.bounds, f)
+        call(&self.label, &self.loaded.pre, self.bounds, f)
     }
 
     /// The declared rule `id`.
@@ -76,52 +83,189 @@ fn call<T>(
     })
 }
 
-/// Loads the module at `path`; `pin` is its expected SHA-256 (hex).
+/// A component's interface, read from its type without compiling it.
+pub struct Wit {
+    /// Every import: its name and whether it brings functions (types only are harmless).
+    pub imports: Vec<(String, bool)>,
+    /// Every export.
+    pub exports: Vec<String>,
+    /// The whole of it, as WIT text.
+    pub text: String,
+}
+
+impl Wit {
+    /// Reads the WIT of a component's bytes (it is decoded and validated, not compiled).
+    pub fn of(bytes: &[u8]) -> Result<Wit> {
+        // The binary's version field: 1 for a core module, 0x0d (layer 1) for a component.
+        if bytes.get(4..8) == Some(&[1, 0, 0, 0]) {
+            bail!(
+                "is a core WebAssembly module, not a component; make it one with `vf-post policy componentize` first"
+            );
+        }
+        let decoded = wit_component::decode(bytes).map_err(|e| {
+            anyhow!("is not a WebAssembly component ({e:#}); a core module needs `vf-post policy componentize` first")
+        })?;
+        let DecodedWasm::Component(resolve, world) = &decoded else {
+            bail!("is a WIT package, not a component");
+        };
+        let item_name = |key: &wit_parser::WorldKey| resolve.name_world_key(key);
+        let world = &resolve.worlds[*world];
+        let imports = world
+            .imports
+            .iter()
+            .map(|(key, item)| {
+                let functions = match item {
+                    wit_parser::WorldItem::Interface { id, .. } => {
+                        !resolve.interfaces[*id].functions.is_empty()
+                    }
+                    wit_parser::WorldItem::Function(_) => true,
+                    wit_parser::WorldItem::Type { .. } => false,
+                };
+                (item_name(key), functions)
+            })
+            .collect();
+        let exports = world.exports.keys().map(item_name).collect();
+        let mut printer = WitPrinter::default();
+        let main = decoded.package();
+        let nested: Vec<_> = resolve
+            .packages
+            .iter()
+            .map(|(id, _)| id)
+            .filter(|id| *id != main)
+            .collect();
+        printer
+            .print(resolve, main, &nested)
+            .map_err(|e| anyhow!("its WIT cannot be printed: {e:#}"))?;
+        Ok(Wit {
+            imports,
+            exports,
+            text: printer.output.into(),
+        })
+    }
+
+    /// Why the sandbox refuses it, if it does: functions imported (every one named), or not
+    /// the vf:policy export.
+    pub fn refusal(&self) -> Option<String> {
+        let imported: Vec<&str> = self
+            .imports
+            .iter()
+            .filter(|(_, functions)| *functions)
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if !imported.is_empty() {
+            return Some(format!(
+                "imports {}; policy modules may import nothing (no WASI, no host functions)",
+                imported.join(", ")
+            ));
+        }
+        if self.exports.iter().any(|e| e == POLICY_EXPORT) {
+            return None;
+        }
+        Some(
+            match self
+                .exports
+                .iter()
+                .find(|e| e.starts_with("vf:policy/policy@"))
+            {
+                Some(found) => format!(
+                    "exports {found}; this vf-post speaks {POLICY_EXPORT} (rebuild it against wit/policy.wit)"
+                ),
+                None => format!(
+                    "does not export {POLICY_EXPORT} (it exports {})",
+                    if self.exports.is_empty() {
+                        "nothing".to_owned()
+                    } else {
+                        self.exports.join(", ")
+                    }
+                ),
+            },
+        )
+    }
+}
+
+/// How errors name a loaded module: what the configuration calls it, its path, and what it
+/// calls itself.
+pub fn label(name: &str, path: &Path, loaded: &Loaded) -> String {
+    format!(
+        "{name} ({}, declared {})",
+        path.display(),
+        crate::report::text::clean(&loaded.metadata.name)
+    )
+}
+
+/// Loads the module at `path`; `pin` is its expected SHA-256 (hex). `name` is what the
+/// configuration calls it.
 pub fn load(name: &str, path: &Path, pin: Option<&str>, bounds: Bounds) -> Result<Loaded> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("policy module {name}: cannot read {}", path.display()))?;
+    let label = format!("policy module {name} ({})", path.display());
+    let size = std::fs::metadata(path)
+        .map_err(|e| anyhow!("{label}: cannot read it: {e}"))?
+        .len();
+    if size > bounds.module_bytes as u64 {
+        bail!(
+            "{label} is {} MiB, more than the {} MiB allowed (sandbox.maxModuleMib)",
+            size.div_ceil(1 << 20),
+            bounds.module_bytes >> 20
+        );
+    }
+    let bytes = std::fs::read(path).map_err(|e| anyhow!("{label}: cannot read it: {e}"))?;
     let sha256 = format!("{:x}", Sha256::digest(&bytes));
     if let Some(pin) = pin
         && !pin.eq_ignore_ascii_case(&sha256)
     {
-        bail!(
-            "policy module {name}: {} has sha256 {sha256}, but the configuration pins {pin}; refusing it",
-            path.display()
-        );
+        bail!("{label} has sha256 {sha256}, but the configuration pins {pin}; refusing it");
+    }
+    let wit = Wit::of(&bytes).map_err(|e| anyhow!("{label} {e:#}"))?;
+    if let Some(why) = wit.refusal() {
+        bail!("{label} {why}");
     }
     let engine = sandbox::engine()?;
-    let (component, obtained) = cache::load(engine, &bytes, cache::default_dir().as_deref())
-        .with_context(|| format!("policy module {name} ({}); a core module needs `vf-post policy componentize` first", path.display()))?;
-    check_imports(engine, &component).map_err(|e| anyhow!("policy module {name}: {e}"))?;
-    let exports = exports(engine, &component);
-    if !exports.iter().any(|e| e == POLICY_EXPORT) {
-        let other = exports.iter().find(|e| e.starts_with("vf:policy/policy@"));
-        bail!(match other {
-            Some(found) => format!(
-                "policy module {name} exports {found}; this vf-post speaks {POLICY_EXPORT} (rebuild it against wit/policy.wit)"
-            ),
-            None => format!(
-                "policy module {name} does not export {POLICY_EXPORT} (it exports {})",
-                list(&exports)
-            ),
-        });
-    }
+    let cache = cache::open_default();
+    let (component, obtained) = cache::load(
+        engine,
+        &bytes,
+        cache.as_ref().map_err(String::as_str),
+        |b| compile_within(engine, b, bounds),
+    )
+    .map_err(|e| anyhow!("{label}: {e:#}"))?;
     let linker = Linker::<Limits>::new(engine);
     let pre = linker
         .instantiate_pre(&component)
         .and_then(ModulePre::new)
-        .map_err(|e| anyhow!("policy module {name} does not fit the vf:policy world: {e:#}"))?;
-    let metadata = call(name, &pre, bounds, |module, store| {
-        module.vf_policy_policy().call_describe(store)
-    })?;
-    check_rules(&metadata).map_err(|e| anyhow!("policy module {name}: {e}"))?;
+        .map_err(|e| anyhow!("{label} does not fit the vf:policy world: {e:#}"))?;
+    let metadata = call(
+        &format!("{name} ({})", path.display()),
+        &pre,
+        bounds,
+        |module, store| module.vf_policy_policy().call_describe(store),
+    )?;
+    check_rules(&metadata)
+        .map_err(|e| anyhow!("{label}, which declares itself {}: {e}", metadata.name))?;
     Ok(Loaded {
         pre,
         metadata,
         obtained,
         sha256,
-        exports,
     })
+}
+
+/// Compiles on a thread of its own, waiting at most the compile-time limit. A compilation
+/// that overruns is left behind: the run ends with the error.
+fn compile_within(engine: &Engine, bytes: &[u8], bounds: Bounds) -> Result<Component> {
+    let (done, result) = mpsc::channel();
+    let (engine, bytes) = (engine.clone(), bytes.to_vec());
+    std::thread::Builder::new()
+        .name("vf-post-compile".into())
+        .spawn(move || {
+            let _ = done.send(cache::compile(&engine, &bytes));
+        })?;
+    result
+        .recv_timeout(bounds.compile_timeout)
+        .unwrap_or_else(|_| {
+            Err(anyhow!(
+                "took longer than {} s to compile (sandbox.compileTimeoutMs)",
+                bounds.compile_timeout.as_secs_f64()
+            ))
+        })
 }
 
 /// Checks the module's settings with the module itself.
@@ -134,7 +278,7 @@ pub fn validate_settings(module: &PolicyModule) -> Result<()> {
         .map_err(|e| {
             anyhow!(
                 "policy module {} refuses its settings: {}",
-                module.name,
+                module.label,
                 error_text(e)
             )
         })
@@ -149,51 +293,21 @@ pub fn error_text(error: super::bindings::module::vf::policy::types::Error) -> S
     }
 }
 
-/// Policy modules import nothing. The one exception is an instance of types only (wit-bindgen
-/// imports `vf:policy/types` that way): it gives the module no function to call.
-fn check_imports(engine: &Engine, component: &Component) -> Result<()> {
-    let ty = component.component_type();
-    for (name, item) in ty.imports(engine) {
-        let types_only = match &item.ty {
-            ComponentItem::ComponentInstance(instance) => instance
-                .exports(engine)
-                .all(|(_, export)| matches!(export.ty, ComponentItem::Type(_))),
-            _ => false,
-        };
-        if !types_only {
-            bail!("imports {name}; policy modules may import nothing (no WASI, no host functions)");
-        }
-    }
-    Ok(())
-}
-
-fn exports(engine: &Engine, component: &Component) -> Vec<String> {
-    component
-        .component_type()
-        .exports(engine)
-        .map(|(name, _)| name.to_owned())
-        .collect()
-}
-
-fn list(names: &[String]) -> String {
-    if names.is_empty() {
-        "nothing".into()
-    } else {
-        names.join(", ")
-    }
-}
-
-/// Rule ids are kebab-case, unique, and do not shadow a built-in rule.
+/// Rule ids are kebab-case, at most 64 characters, unique, and do not shadow a built-in rule.
 fn check_rules(metadata: &Metadata) -> Result<()> {
     let mut seen = std::collections::BTreeSet::new();
     for rule in &metadata.rules {
         let kebab = !rule.id.is_empty()
+            && rule.id.len() <= 64
             && rule
                 .id
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !kebab {
-            bail!("rule id {:?} is not kebab-case", rule.id);
+            bail!(
+                "rule id {:?} is not kebab-case of at most 64 characters",
+                rule.id
+            );
         }
         if vf_plugin::rules::catalog::find(&rule.id).is_some() {
             bail!("rule id {} is a built-in rule's", rule.id);

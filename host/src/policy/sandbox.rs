@@ -1,6 +1,8 @@
 //! The sandbox every WebAssembly component runs in: one wasmtime engine, a time bound by
-//! epoch interruption (a ticker thread advances the epoch every 10 ms), a memory cap by
-//! `ResourceLimiter`, and a fresh `Store` for every call sequence.
+//! epoch interruption (a ticker thread advances the epoch every 10 ms), one memory budget per
+//! store covering every linear memory and table together (a component may hold several), caps
+//! on how many instances, memories and tables it may make, and a fresh `Store` for every call
+//! sequence.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -10,6 +12,16 @@ use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
 
 /// Epoch tick: the granularity of time bounds.
 const TICK: Duration = Duration::from_millis(10);
+
+/// What a table element costs the host, for the memory budget (a function reference and its
+/// bookkeeping).
+const TABLE_ELEMENT_BYTES: usize = 16;
+
+/// Core instances, memories and tables one store may hold. Components from Rust, Python
+/// (componentize-py) and JavaScript (componentize-js) stay well below.
+const MAX_INSTANCES: usize = 64;
+const MAX_MEMORIES: usize = 16;
+const MAX_TABLES: usize = 64;
 
 /// The process's wasmtime engine, with its epoch ticker.
 pub fn engine() -> Result<&'static Engine> {
@@ -35,42 +47,78 @@ pub fn engine() -> Result<&'static Engine> {
     Ok(engine)
 }
 
-/// What a store holds: its limits, and whether they were hit.
+/// What a store holds: its budget, what it has used, and whether a limit was hit.
 pub struct Limits {
-    memory_bytes: usize,
-    /// Set when the component asked for more memory than allowed.
+    budget: usize,
+    /// Bytes of every memory and table together.
+    used: usize,
+    /// Set when the component asked for more than its budget.
     pub memory_denied: bool,
+}
+
+impl Limits {
+    /// Charges growth from `current` to `desired` bytes against the budget.
+    fn grow(&mut self, current: usize, desired: usize) -> bool {
+        let used = self.used.saturating_sub(current).saturating_add(desired);
+        if used > self.budget {
+            self.memory_denied = true;
+            return false;
+        }
+        self.used = used;
+        true
+    }
 }
 
 impl ResourceLimiter for Limits {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = desired <= self.memory_bytes;
-        self.memory_denied |= !allowed;
-        Ok(allowed)
+        Ok(self.grow(current, desired))
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
+        Ok(self.grow(
+            current.saturating_mul(TABLE_ELEMENT_BYTES),
+            desired.saturating_mul(TABLE_ELEMENT_BYTES),
+        ))
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
     }
 }
 
-/// Bounds of one store.
+/// Bounds of one store, and of loading a module.
 #[derive(Debug, Clone, Copy)]
 pub struct Bounds {
     /// Wall-clock limit; `None` for our own engine component.
     pub timeout: Option<Duration>,
-    /// Linear memory limit.
+    /// Every linear memory and table of the store together.
     pub memory_bytes: usize,
+    /// The largest module file loaded.
+    pub module_bytes: usize,
+    /// The longest a module may take to compile.
+    pub compile_timeout: Duration,
+    /// Findings one evaluation may return.
+    pub max_findings: usize,
+    /// Patches one evaluation may return.
+    pub max_patches: usize,
 }
 
 /// A fresh store under `bounds`.
@@ -78,7 +126,8 @@ pub fn store(engine: &Engine, bounds: Bounds) -> Store<Limits> {
     let mut store = Store::new(
         engine,
         Limits {
-            memory_bytes: bounds.memory_bytes,
+            budget: bounds.memory_bytes,
+            used: 0,
             memory_denied: false,
         },
     );
@@ -95,7 +144,7 @@ pub fn store(engine: &Engine, bounds: Bounds) -> Store<Limits> {
 pub fn explain(error: &wasmtime::Error, store: &Store<Limits>, bounds: Bounds) -> String {
     if store.data().memory_denied {
         return format!(
-            "exceeded its memory limit of {} MiB (sandbox.memoryMib)",
+            "exceeded its memory limit of {} MiB, all memories and tables together (sandbox.memoryMib)",
             bounds.memory_bytes / (1024 * 1024)
         );
     }
@@ -107,6 +156,15 @@ pub fn explain(error: &wasmtime::Error, store: &Store<Limits>, bounds: Bounds) -
         Some(Trap::UnreachableCodeReached) => "panicked (trap: unreachable)".into(),
         Some(Trap::StackOverflow) => "overflowed its stack".into(),
         Some(trap) => format!("trapped: {trap}"),
-        None => format!("failed: {error}"),
+        None => {
+            let text = format!("{error:#}");
+            if text.contains("resource limit exceeded") {
+                format!(
+                    "made more than {MAX_INSTANCES} instances, {MAX_MEMORIES} memories or {MAX_TABLES} tables: {text}"
+                )
+            } else {
+                format!("failed: {text}")
+            }
+        }
     }
 }

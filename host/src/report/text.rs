@@ -1,5 +1,10 @@
 //! The text report: findings grouped by object, each with its rule, severity, container,
 //! template, message and hint; a summary line last. ANSI colors only when asked.
+//!
+//! Every text that comes from the chart, the configuration or a policy module goes through
+//! [`clean`]: it cannot color the terminal, move the cursor, break a line (so it can never
+//! forge a `vf-post: passed` line), or hold a CI workflow command (`::add-mask::`,
+//! `##[error]`, `##vso[...]`).
 
 use std::fmt::Write as _;
 
@@ -33,7 +38,7 @@ pub fn render(report: &Report, color: bool) -> String {
     let several = report.sections.len() > 1;
     for section in &report.sections {
         if several {
-            let name = section.input.as_deref().unwrap_or("<stdin>");
+            let name = clean(section.input.as_deref().unwrap_or("<stdin>"));
             writeln!(out, "{}", paint.wrap("1", &format!("== {name}"))).unwrap();
         }
         let mut groups: Vec<(Option<&vf_plugin::finding::ObjectRef>, Vec<&Finding>)> = Vec::new();
@@ -50,10 +55,10 @@ pub fn render(report: &Report, color: bool) -> String {
         for (object, findings) in groups {
             let title = match object {
                 Some(o) => {
-                    let source = o.source.as_deref().unwrap_or("no template");
+                    let source = clean(o.source.as_deref().unwrap_or("no template"));
                     format!(
                         "{}  ({source}, document {})",
-                        paint.wrap("1", &o.to_string()),
+                        paint.wrap("1", &clean(&o.to_string())),
                         o.document
                     )
                 }
@@ -64,7 +69,7 @@ pub fn render(report: &Report, color: bool) -> String {
                 let container = f
                     .container
                     .as_ref()
-                    .map(|c| format!("container {c}: "))
+                    .map(|c| format!("container {}: ", clean(c)))
                     .unwrap_or_default();
                 let severity = if f.exempted.is_some() {
                     paint.wrap("2", "exempt ")
@@ -74,17 +79,19 @@ pub fn render(report: &Report, color: bool) -> String {
                 writeln!(
                     out,
                     "  {severity} {}  {container}{}",
-                    paint.wrap("36", &f.rule),
-                    f.message
+                    paint.wrap("36", &clean(&f.rule)),
+                    clean(&f.message)
                 )
                 .unwrap();
                 let note = match &f.exempted {
-                    Some(e) => format!("exempted by {}: {}", e.annotation, e.reason),
-                    None => format!("hint: {}", f.hint),
+                    Some(e) => {
+                        format!("exempted by {}: {}", clean(&e.annotation), clean(&e.reason))
+                    }
+                    None => format!("hint: {}", clean(&f.hint)),
                 };
                 writeln!(out, "          {note}").unwrap();
                 if f.origin != "builtin" {
-                    writeln!(out, "          from policy module {}", f.origin).unwrap();
+                    writeln!(out, "          from policy module {}", clean(&f.origin)).unwrap();
                 }
                 for by in &f.introduced_by {
                     let operations = serde_json::to_string(&by.operations).unwrap_or_default();
@@ -113,7 +120,10 @@ pub fn render(report: &Report, color: bool) -> String {
         }
     }
     if !changes.is_empty() {
-        let list: Vec<String> = changes.iter().map(|(p, n)| format!("{p} {n}")).collect();
+        let list: Vec<String> = changes
+            .iter()
+            .map(|(p, n)| format!("{} {n}", clean(p)))
+            .collect();
         writeln!(out, "applied: {}", list.join(", ")).unwrap();
     }
     let verdict = match report.outcome() {
@@ -141,6 +151,53 @@ pub fn render(report: &Report, color: bool) -> String {
     out
 }
 
+/// `text` safe to print: control, line-breaking, bidirectional and invisible characters as
+/// `\u{...}` escapes, `##` split, and a leading `::` escaped (CI runners read workflow commands
+/// at the start of a line, after its blanks, and `##[` or `##vso[` anywhere).
+pub fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let escape = c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
+        if escape {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else if c == '#' && out.ends_with('#') {
+            out.push_str("\\#");
+        } else {
+            out.push(c);
+        }
+    }
+    if out.trim_start().starts_with("::") {
+        out.insert(0, '\\');
+    }
+    out
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn nothing_a_chart_or_module_writes_can_paint_break_a_line_or_run_a_workflow_command() {
+        for (text, shown) in [
+            ("red \u{1b}[31mtext", "red \\u{1b}[31mtext"),
+            ("title \u{1b}]0;pwned\u{7}", "title \\u{1b}]0;pwned\\u{7}"),
+            ("ok\nvf-post: passed", "ok\\u{a}vf-post: passed"),
+            ("::add-mask::secret", "\\::add-mask::secret"),
+            ("  ::error file=x::y", "\\  ::error file=x::y"),
+            (
+                "note ##[error]x ##vso[task.setvariable]y",
+                "note #\\#[error]x #\\#vso[task.setvariable]y",
+            ),
+            ("rtl \u{202e}gnp.exe", "rtl \\u{202e}gnp.exe"),
+            ("line\u{2028}break", "line\\u{2028}break"),
+            ("plain: a::b # c", "plain: a::b # c"),
+        ] {
+            assert_eq!(clean(text), shown, "{text:?}");
+        }
+    }
 }
