@@ -30,6 +30,18 @@ pub fn parse(text: &str) -> Result<Config> {
                 .to_owned()
         )
     })?;
+    // An exemption is a chart author's, per object and with a reason; a rule the platform
+    // wants off everywhere is turned off under `rules:`, where the report says so.
+    if let Some(key) = config
+        .transforms
+        .common_annotations
+        .keys()
+        .find(|k| k.starts_with(vf_plugin::rules::EXEMPT_PREFIX))
+    {
+        anyhow::bail!(
+            "transforms.commonAnnotations: `{key}` would exempt every object; turn the rule off under `rules:` instead"
+        );
+    }
     Ok(config)
 }
 

@@ -146,6 +146,25 @@ fn exemptions_with_a_reason_waive_and_are_reported() {
 }
 
 #[test]
+fn common_annotations_cannot_exempt_every_object() {
+    let dir = temp_dir("exempt-all");
+    let config = dir.join("vf-post.yaml");
+    std::fs::write(
+        &config,
+        "transforms:\n  commonAnnotations:\n    exempt.vf-post.virtufin.io/image-tag-pinned: \"all\"\n",
+    )
+    .unwrap();
+    let out = run(&["--config", config.to_str().unwrap()], DENIED, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("exempt.vf-post.virtufin.io/image-tag-pinned") && err.contains("rules:"),
+        "{err}"
+    );
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let out = run(&["--format", "xml"], CLEAN, &[]);
     assert_eq!(out.status.code(), Some(2));

@@ -363,3 +363,30 @@ fn rule_ids_are_unique_across_modules() {
         "{err}"
     );
 }
+
+/// A module cannot waive what it brings about, nor move an object to a laxer team: exemptions
+/// and teams follow the labels and annotations the chart wrote.
+#[test]
+fn a_mutation_cannot_exempt_itself() {
+    let env = Env::new("self-exempt");
+    let config = env.patcher(
+        r#"[{"kind": "Deployment", "operations": [
+            {"op": "add", "path": "/spec/template/spec/hostNetwork", "value": true},
+            {"op": "add", "path": "/metadata/annotations", "value": {"exempt.vf-post.virtufin.io/no-host-network": "because"}}
+        ]}]"#,
+        "",
+    );
+    let out = env.run(
+        &["--config", config.to_str().unwrap(), "--format", "json"],
+        WEB.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "no-host-network")
+        .unwrap();
+    assert!(finding.get("exempted").is_none(), "{finding}");
+}

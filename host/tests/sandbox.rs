@@ -185,6 +185,16 @@ fn a_cache_others_can_write_or_a_key_others_can_read_is_not_used() {
         text.contains("not cached") && text.contains("cache key"),
         "{text}"
     );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(env.inspect(&labels).1.contains("loaded from the cache"));
+    // The key's directory: whoever can write it could put their own key there.
+    let key_dir = env.dir.join("state/vf-post");
+    std::fs::set_permissions(&key_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (_, text) = env.inspect(&labels);
+    assert!(
+        text.contains("not cached") && text.contains("others could plant code there"),
+        "{text}"
+    );
 }
 
 /// A component around a real module, with `extra` core modules instantiated beside it.
@@ -311,7 +321,7 @@ fn one_memory_budget_covers_every_memory_and_table_of_a_module() {
     }
 }
 
-const SECRET_RELEASE: &str = "---\n# Source: t/templates/secret.yaml\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: aHVudGVyMi1zM2NyM3Q=\nstringData:\n  token: tok3n-v4lue-42\n---\n# Source: t/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n";
+const SECRET_RELEASE: &str = "---\n# Source: t/templates/secret.yaml\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: aHVudGVyMi1zM2NyM3Q=\nstringData:\n  token: tok3n-v4lue-42\n  hidden: \"inv\\u200bisible-p4ss\"\n---\n# Source: t/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n";
 
 #[test]
 fn secrets_reach_neither_modules_nor_reports() {
@@ -348,6 +358,8 @@ fn secrets_reach_neither_modules_nor_reports() {
             "tok3n-v4lue-42",
             "24-eul4v-n3kot",
             "h\u{200b}u\u{200b}n",
+            "isible-p4ss",
+            "ssap-elbisi",
         ] {
             assert!(!report.contains(leak), "{format}: {leak} leaked: {report}");
         }
@@ -458,7 +470,7 @@ fn what_a_module_returns_is_bounded() {
     );
     assert!(
         err.contains(&format!(
-            "{label} returned 5 findings, more than the 2 allowed (sandbox.maxFindings)"
+            "{label} returned 7 findings, more than the 2 allowed (sandbox.maxFindings)"
         )),
         "{err}"
     );

@@ -26,9 +26,6 @@ pub const RESERVED_PORTS: [u16; 2] = [3500, 50001];
 pub const PROTOCOLS: [&str; 5] = ["http", "https", "grpc", "grpcs", "h2c"];
 /// Accepted `dapr.io/log-level` values.
 pub const LOG_LEVELS: [&str; 5] = ["debug", "info", "warn", "error", "fatal"];
-/// The container the injector adds; never an app container.
-pub const SIDECAR_CONTAINER: &str = "daprd";
-
 /// Checks an app id as Dapr does: `<id>-dapr` must be an RFC 1123 label.
 pub fn check_app_id(id: &str) -> Result<(), String> {
     let valid_chars = id

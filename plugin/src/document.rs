@@ -45,6 +45,17 @@ pub struct Document {
     removed: bool,
     /// Emitted while reading (a local change), with what changed; the tree is gone.
     pub(crate) early: Option<(String, String)>,
+    /// The labels and annotations before any policy module mutated the object: what decides
+    /// its team and its exemptions, so a module can neither waive what it adds nor move the
+    /// object to a laxer team.
+    authored: Option<Box<Authored>>,
+}
+
+/// Labels and annotations as the chart wrote them (and vf-post's passes left them).
+#[derive(Debug, Clone)]
+struct Authored {
+    labels: Vec<(String, String)>,
+    annotations: Vec<(String, String)>,
 }
 
 impl Document {
@@ -64,6 +75,7 @@ impl Document {
             original: None,
             removed: false,
             early: None,
+            authored: None,
         }
     }
 
@@ -202,6 +214,33 @@ impl Document {
         &self.meta.annotations
     }
 
+    /// Keeps the labels and annotations as they are now, before a policy module mutates the
+    /// object (the first time only).
+    pub(crate) fn keep_authored(&mut self) {
+        if self.authored.is_none() {
+            self.authored = Some(Box::new(Authored {
+                labels: self.meta.labels.clone(),
+                annotations: self.meta.annotations.clone(),
+            }));
+        }
+    }
+
+    /// `metadata.labels[key]` before any policy module's mutation: what selects the team.
+    pub fn authored_label(&self, key: &str) -> Option<&str> {
+        match &self.authored {
+            Some(authored) => lookup(&authored.labels, key),
+            None => self.label(key),
+        }
+    }
+
+    /// `metadata.annotations[key]` before any policy module's mutation: what exempts.
+    pub fn authored_annotation(&self, key: &str) -> Option<&str> {
+        match &self.authored {
+            Some(authored) => lookup(&authored.annotations, key),
+            None => self.annotation(key),
+        }
+    }
+
     /// `metadata.annotations[key]` as a string, parsed or not.
     pub fn annotation(&self, key: &str) -> Option<&str> {
         lookup(&self.meta.annotations, key)
@@ -292,6 +331,7 @@ impl Meta {
             namespace: text("/metadata/namespace").map(str::to_owned),
             source_annotation: annotation(SOURCE_ANNOTATION),
             hook: annotation(HOOK_ANNOTATION),
+            items: value.get("items").is_some(),
             empty: value.is_null(),
             uncertain: false,
         }

@@ -167,6 +167,7 @@ impl Release {
         for (index, operations, raw) in grouped {
             self.stream.ensure_value(index)?;
             let doc = &mut self.stream.documents_mut()[index];
+            doc.keep_authored();
             let at = doc.at();
             let count = operations.len();
             {

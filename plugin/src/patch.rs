@@ -132,6 +132,12 @@ pub fn apply(
         }
     }
     crate::stream::build::check_metadata(&work).map_err(|(_, message)| message)?;
+    if work.get("items").is_some() {
+        // Kubernetes would read the object as a list and apply items no policy has seen.
+        return Err(
+            "adds a top-level `items`, which makes Kubernetes read the object as a list".into(),
+        );
+    }
     *target = work;
     Ok(())
 }
@@ -157,6 +163,13 @@ fn step(doc: &mut Value, op: Operation, budget: &mut Budget) -> Result<(), Strin
                 return Err(format!("cannot move {from} into itself"));
             }
             let value = remove(doc, &from)?;
+            // A move adds no bytes, but may hang a deep value deeper still.
+            let depth = tokens(&path)?.len() + measure(&value, usize::MAX).1;
+            if depth > MAX_DEPTH {
+                return Err(format!(
+                    "would nest the document deeper than {MAX_DEPTH} levels"
+                ));
+            }
             add(doc, &path, value)
         }
         Operation::Copy { from, path } => {
@@ -462,6 +475,32 @@ mod tests {
             let err = patch(&mut doc, ops).unwrap_err();
             assert!(err.contains(why), "{ops}: {err}");
         }
+    }
+
+    #[test]
+    fn a_patch_cannot_make_the_object_a_list_or_nest_it_by_moves() {
+        let mut doc = json!({"kind": "ConfigMap", "metadata": {"name": "a"}});
+        let err = patch(
+            &mut doc,
+            r#"[{"op": "add", "path": "/items", "value": [{"kind": "Pod"}]}]"#,
+        )
+        .unwrap_err();
+        assert!(err.contains("as a list"), "{err}");
+        // A chain 150 deep, then the chain moved under its own copy's leaf: 300 deep.
+        let mut chain = json!(1);
+        for _ in 0..150 {
+            chain = json!({"a": chain});
+        }
+        let mut doc =
+            json!({"kind": "A", "metadata": {"name": "a"}, "x": chain.clone(), "y": chain});
+        let leaf = format!("/y{}", "/a".repeat(149));
+        let ops = format!(r#"[{{"op": "move", "from": "/x", "path": "{leaf}/a"}}]"#);
+        let mut roomy = Budget {
+            bytes_left: 1 << 30,
+            ..budget()
+        };
+        let err = apply(&mut doc, parse(&ops).unwrap(), &mut roomy).unwrap_err();
+        assert!(err.contains("deeper than"), "{err}");
     }
 
     #[test]

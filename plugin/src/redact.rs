@@ -72,6 +72,10 @@ pub fn secret_values(docs: &[Document]) -> Vec<String> {
             _ => {}
         }
     }
+    // Texts are searched with invisible characters taken out; so are the secrets.
+    for secret in &mut out {
+        secret.retain(|c| !invisible(c));
+    }
     out.retain(|v| v.trim().chars().count() >= MIN_LEN);
     let mut forms: Vec<String> = out.iter().flat_map(|s| written_forms(s)).collect();
     forms.sort_by_key(|v| std::cmp::Reverse(v.len()));
@@ -188,6 +192,29 @@ mod tests {
             mask(&mut text, &forms);
             assert!(text.contains(MASK), "{text}");
             assert!(!text.contains("hunter2"), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_secret_holding_an_invisible_character_is_masked_too() {
+        let doc = crate::Stream::read_all(
+            "kind: Secret\nmetadata: {name: s}\nstringData:\n  pw: \"hunter\\u200b2-topsecret\"\n"
+                .as_bytes()
+                .to_vec(),
+        )
+        .unwrap();
+        let secrets = secret_values(doc.documents());
+        for text in [
+            "saw hunter\u{200b}2-topsecret",
+            "saw hunter2-topsecret",
+            "tercespot-2retnuh",
+        ] {
+            let mut text = text.to_owned();
+            mask(&mut text, &secrets);
+            assert!(
+                !text.contains("topsecret") && !text.contains("tercespot"),
+                "{text}"
+            );
         }
     }
 

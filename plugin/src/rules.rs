@@ -154,7 +154,9 @@ impl<'a> Context<'a> {
 }
 
 impl<'a> Pod<'a> {
-    /// App containers (and init containers when `with_init`), never the daprd sidecar.
+    /// The pod's containers in `lists`. Every one is checked, whatever its name: the Dapr
+    /// injector adds its `daprd` sidecar at admission, so a container of that name in a rendered
+    /// manifest is the chart's own, and the chart could name anything `daprd`.
     pub fn containers(&self, lists: &[&'static str]) -> Vec<Container<'a>> {
         let mut out = Vec::new();
         for list in CONTAINER_LISTS.into_iter().filter(|l| lists.contains(l)) {
@@ -163,9 +165,6 @@ impl<'a> Pod<'a> {
             };
             for (i, value) in items.iter().enumerate() {
                 let name = value.get("name").and_then(Value::as_str).unwrap_or("");
-                if name == crate::dapr::SIDECAR_CONTAINER {
-                    continue;
-                }
                 out.push(Container {
                     name,
                     value,
@@ -182,7 +181,8 @@ impl<'a> Pod<'a> {
     }
 }
 
-/// The team an object belongs to: the first whose namespaces or labels match.
+/// The team an object belongs to: the first whose namespaces or labels match (the labels the
+/// chart gave it, whatever a policy module changed).
 pub fn team_of<'c>(config: &'c Config, doc: &Document) -> Option<&'c Team> {
     config.teams.iter().find(|team| {
         let by_namespace = doc
@@ -192,7 +192,7 @@ pub fn team_of<'c>(config: &'c Config, doc: &Document) -> Option<&'c Team> {
             && team
                 .labels
                 .iter()
-                .all(|(k, v)| doc.label(k) == Some(v.as_str()));
+                .all(|(k, v)| doc.authored_label(k) == Some(v.as_str()));
         by_namespace || by_labels
     })
 }
@@ -248,14 +248,15 @@ fn effective_setting(config: &Config, doc: Option<&Document>, rule: &str) -> Rul
     }
 }
 
-/// An exemption annotation with a reason, for the rule on the object or on the container.
+/// An exemption annotation with a reason, for the rule on the object or on the container. Only
+/// the chart's own annotations exempt: a policy module cannot waive what it brings about.
 fn exemption(doc: &Document, rule: &str, container: Option<&str>) -> Option<Exemption> {
     let mut keys = vec![format!("{EXEMPT_PREFIX}{rule}")];
     if let Some(container) = container {
         keys.push(format!("{EXEMPT_PREFIX}{rule}.{container}"));
     }
     keys.into_iter().find_map(|key| {
-        let reason = doc.annotation(&key)?.trim();
+        let reason = doc.authored_annotation(&key)?.trim();
         (!reason.is_empty()).then(|| Exemption {
             annotation: key.clone(),
             reason: reason.to_owned(),

@@ -2,6 +2,7 @@
 //! expand `kind: List`. Writing: untouched chunks byte for byte, changed ones re-emitted
 //! under their own `---` line and `# Source:` header.
 
+pub mod aliasing;
 pub mod build;
 pub mod characters;
 pub mod emit;
@@ -105,21 +106,19 @@ impl Stream {
             let mut value = build::build_within(text, &budget)
                 .map_err(|e| yaml_error(&chunks[i], source.clone(), e, i))?;
             let meta = value.as_ref().map_or_else(Meta::empty, Meta::of_value);
-            if is_list(&meta) {
-                let items = value
-                    .as_ref()
-                    .and_then(|v| v.get("items"))
-                    .and_then(Value::as_array);
-                for (n, item) in items.into_iter().flatten().enumerate() {
-                    build::check_metadata(item).map_err(|(_, message)| {
-                        let why = scan::SyntaxError {
-                            line: 1,
-                            column: 1,
-                            message: format!("item {} of the List: {message}", n + 1),
-                        };
-                        yaml_error(&chunks[i], source.clone(), why, i)
-                    })?;
-                }
+            if let Some(list) = value.as_ref().filter(|_| is_list(&meta)) {
+                check_list(list).map_err(|message| {
+                    // The tree has no positions: point at the list's `items:` line.
+                    let (line, column) = text
+                        .find("items:")
+                        .map_or((1, 1), |at| characters::position(text, at));
+                    let why = scan::SyntaxError {
+                        line,
+                        column,
+                        message,
+                    };
+                    yaml_error(&chunks[i], source.clone(), why, i)
+                })?;
             }
             if keep(&meta) {
                 return Ok(Read {
@@ -372,8 +371,34 @@ fn split_error(input: &str, e: split::SplitError) -> Error {
     }
 }
 
+/// Whether Kubernetes reads the document as a list: any object with a top-level `items`,
+/// whatever its kind (apimachinery decodes it as an `UnstructuredList`, and Helm's and
+/// kubectl's builders apply its items, never the wrapper).
 fn is_list(meta: &Meta) -> bool {
-    meta.kind == "List" && meta.api_version == "v1"
+    meta.items
+}
+
+/// A list's items, as Kubernetes applies them: mappings, none a list itself (Kubernetes would
+/// flatten it further; vf-post reads one level and refuses the rest), each readable.
+fn check_list(list: &Value) -> std::result::Result<(), String> {
+    let items = list.get("items").and_then(Value::as_array).ok_or(
+        "`items` is not a list: Kubernetes reads an object with `items` as a list of objects, \
+         and cannot read this one",
+    )?;
+    for (n, item) in items.iter().enumerate() {
+        let n = n + 1;
+        if !item.is_object() {
+            return Err(format!("item {n} of the list is not an object"));
+        }
+        if item.get("items").is_some() {
+            return Err(format!(
+                "item {n} of the list has `items` itself: Kubernetes would apply that list's \
+                 items too; put them in the outer list"
+            ));
+        }
+        build::check_metadata(item).map_err(|(_, m)| format!("item {n} of the list: {m}"))?;
+    }
+    Ok(())
 }
 
 fn yaml_error(chunk: &Chunk, source: Option<String>, e: scan::SyntaxError, index: usize) -> Error {

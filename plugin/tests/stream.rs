@@ -220,3 +220,34 @@ fn values_kubernetes_cannot_read_are_refused_when_rewritten() {
     let message = error_of("kind: A\nmetadata:\n  name: a\nspec:\n  x: .inf\n");
     assert!(message.contains(".inf"), "{message}");
 }
+
+/// Kubernetes' client reads any object with `items` as a list and applies its items, whatever
+/// the object's kind: so does vf-post, and it refuses what it cannot read one level deep.
+#[test]
+fn any_object_with_items_is_a_list_of_objects_to_check() {
+    let smuggled = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: evil}\n  spec:\n    hostNetwork: true\n    containers: [{name: a, image: nginx:1.0}]\n";
+    let rendered = render(smuggled.as_bytes().to_vec(), &Config::default()).unwrap();
+    assert!(
+        rendered
+            .findings
+            .iter()
+            .any(|f| f.rule == "no-host-network"
+                && f.object.as_ref().is_some_and(|o| o.name == "evil")),
+        "{:?}",
+        rendered.findings
+    );
+    for (input, why) in [
+        (
+            "kind: PodList\napiVersion: v1\nitems:\n- kind: List\n  apiVersion: v1\n  items: []\n",
+            "has `items` itself",
+        ),
+        (
+            "kind: ConfigMap\napiVersion: v1\nmetadata: {name: a}\nitems: 5\n",
+            "`items` is not a list",
+        ),
+        ("kind: List\napiVersion: v1\nitems: [5]\n", "not an object"),
+    ] {
+        let err = error_of(input);
+        assert!(err.contains(why), "{input:?}: {err}");
+    }
+}

@@ -77,6 +77,11 @@ impl Cache {
             // write must be sticky (like /tmp), so nobody can swap ours out.
             safe_dir(ancestor, uid, i < 2)?;
         }
+        let key_dir = key_path.parent().ok_or("the cache key has no directory")?;
+        private_dir(key_dir)?;
+        for (i, ancestor) in key_dir.ancestors().enumerate().take(2) {
+            safe_dir(ancestor, uid, i == 0)?;
+        }
         let key = read_or_make_key(key_path, uid)?;
         Ok(Cache {
             dir: dir.to_owned(),
@@ -227,24 +232,28 @@ fn safe_dir(dir: &Path, uid: u32, own: bool) -> Result<(), String> {
 /// random source.
 fn read_or_make_key(path: &Path, uid: u32) -> Result<[u8; KEY_LEN], String> {
     let shown = path.display();
+    // Checked without following links, opened, and the open file checked to be the same one:
+    // what is checked is what is read.
     match std::fs::symlink_metadata(path) {
-        Ok(meta) => {
-            if !meta.is_file() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+        Ok(link) => {
+            let mut file = std::fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
+            let meta = file.metadata().map_err(|e| format!("{shown}: {e}"))?;
+            let same = link.is_file() && (link.dev(), link.ino()) == (meta.dev(), meta.ino());
+            if !same || meta.uid() != uid || meta.mode() & 0o077 != 0 {
                 return Err(format!(
                     "the cache key {shown} is not the user's alone (owner {}, mode {:o}); remove it to make a new one",
                     meta.uid(),
                     meta.mode() & 0o7777
                 ));
             }
-            let bytes = std::fs::read(path).map_err(|e| format!("{shown}: {e}"))?;
+            let mut bytes = Vec::with_capacity(KEY_LEN);
+            file.read_to_end(&mut bytes)
+                .map_err(|e| format!("{shown}: {e}"))?;
             <[u8; KEY_LEN]>::try_from(bytes.as_slice()).map_err(|_| {
                 format!("the cache key {shown} is not {KEY_LEN} bytes; remove it to make a new one")
             })
         }
-        Err(_) => {
-            if let Some(parent) = path.parent() {
-                private_dir(parent)?;
-            }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = [0u8; KEY_LEN];
             std::fs::File::open("/dev/urandom")
                 .and_then(|mut f| f.read_exact(&mut key))
@@ -259,6 +268,7 @@ fn read_or_make_key(path: &Path, uid: u32) -> Result<[u8; KEY_LEN], String> {
                 .map_err(|e| format!("cannot write the cache key {shown}: {e}"))?;
             Ok(key)
         }
+        Err(e) => Err(format!("cannot read the cache key {shown}: {e}")),
     }
 }
 

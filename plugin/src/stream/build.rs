@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use granit_parser::{Event, ScalarStyle, Span, StructureStyle, Tag};
 use serde_json::{Map, Value};
 
+use super::aliasing::Aliasing;
 use super::key::{self, GoKey, Keys};
 use super::limits::{AliasBudget, MAX_DEPTH, MAX_NODES, NODE_BYTES};
 use super::resolve::{self, CoreTag, Written};
@@ -131,6 +132,8 @@ struct Builder<'b> {
     anchors: HashMap<usize, (Value, usize)>,
     nodes: usize,
     budget: &'b AliasBudget,
+    /// Go's own alias guard, which refuses documents within our budget too.
+    aliasing: Aliasing,
 }
 
 impl<'b> Builder<'b> {
@@ -142,6 +145,7 @@ impl<'b> Builder<'b> {
             anchors: HashMap::new(),
             nodes: 0,
             budget,
+            aliasing: Aliasing::default(),
         }
     }
 
@@ -164,7 +168,10 @@ impl<'b> Builder<'b> {
             _ => Place::Block,
         };
         match event {
-            Event::DocumentStart(..) => self.documents += 1,
+            Event::DocumentStart(..) => {
+                self.documents += 1;
+                self.aliasing.document()?;
+            }
             Event::MappingStart(style, anchor, _) => self.open(Frame::Map {
                 map: Map::new(),
                 keys: Keys::default(),
@@ -180,6 +187,7 @@ impl<'b> Builder<'b> {
                 flow: in_flow || style == StructureStyle::Flow,
             })?,
             Event::MappingEnd | Event::SequenceEnd => {
+                self.aliasing.close()?;
                 let (value, anchor, weight) = match self.stack.pop().expect("balanced events") {
                     Frame::Map {
                         map,
@@ -217,6 +225,10 @@ impl<'b> Builder<'b> {
                     let is_merge = text == "<<"
                         && (written == Written::Plain && core.is_none() && !custom
                             || core == Some(CoreTag::Merge));
+                    // Go never decodes the `<<` key itself.
+                    if !is_merge {
+                        self.aliasing.scalar(anchor)?;
+                    }
                     *key = Some(if is_merge {
                         Key::Merge
                     } else {
@@ -228,12 +240,14 @@ impl<'b> Builder<'b> {
                     return self.count(1);
                 }
                 let value = resolve::scalar(&text, written, core, custom)?;
+                self.aliasing.scalar(anchor)?;
                 self.count(1)?;
                 self.complete(value, anchor, NODE_BYTES + text.len())?;
             }
             Event::Anchor(_, name) => super::yaml11::check_anchor(&name)?,
             Event::Alias(id) => {
                 checks.alias(span)?;
+                self.aliasing.alias(id)?;
                 let weight =
                     self.anchors.get(&id).map(|(_, w)| *w).ok_or_else(|| {
                         "an alias refers to an anchor that contains it".to_owned()
@@ -272,11 +286,22 @@ impl<'b> Builder<'b> {
         if self.stack.len() >= MAX_DEPTH {
             return Err(format!("nesting deeper than {MAX_DEPTH} levels"));
         }
-        if let Some(Frame::Map { key: None, .. }) = self.stack.last() {
-            return Err(
-                "a mapping or sequence as a mapping key cannot be read by Kubernetes".into(),
-            );
-        }
+        let merged_items = match self.stack.last() {
+            Some(Frame::Map { key: None, .. }) => {
+                return Err(
+                    "a mapping or sequence as a mapping key cannot be read by Kubernetes".into(),
+                );
+            }
+            Some(Frame::Map {
+                key: Some(Key::Merge),
+                ..
+            }) => matches!(frame, Frame::Seq { .. }),
+            _ => false,
+        };
+        let anchor = match &frame {
+            Frame::Map { anchor, .. } | Frame::Seq { anchor, .. } => *anchor,
+        };
+        self.aliasing.open(anchor, !merged_items)?;
         self.stack.push(frame);
         self.count(1)
     }

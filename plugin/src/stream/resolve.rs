@@ -79,7 +79,8 @@ pub fn scalar(
     match tag {
         Some(CoreTag::Str) | Some(CoreTag::Merge) => return Ok(Value::String(text.to_owned())),
         Some(CoreTag::Binary) => {
-            let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            // Go's base64 decoder skips line breaks only: a space or a tab is invalid data.
+            let compact: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(compact)
                 .map_err(|_| "!!binary value contains invalid base64 data".to_owned())?;
@@ -478,6 +479,12 @@ mod tests {
             json!("hi")
         );
         assert!(scalar("abc", Written::Plain, Some(CoreTag::Int), false).is_err());
+        // Go's base64 skips line breaks only.
+        assert!(scalar("aGVs bG8=", Written::Quoted, Some(CoreTag::Binary), false).is_err());
+        assert_eq!(
+            scalar("aGVs\nbG8=", Written::Quoted, Some(CoreTag::Binary), false).unwrap(),
+            json!("hello")
+        );
         assert!(scalar(".inf", Written::Plain, None, false).is_err());
     }
 

@@ -6,6 +6,7 @@
 
 use granit_parser::Event;
 
+use super::aliasing::Aliasing;
 use super::key::{GoKey, KeyId, Keys};
 use super::limits::MAX_DEPTH;
 use super::yaml11::Place;
@@ -29,6 +30,9 @@ pub struct Meta {
     pub labels: Vec<(String, String)>,
     /// `metadata.annotations` with string values.
     pub annotations: Vec<(String, String)>,
+    /// The object has a top-level `items` key: Kubernetes' client reads any such object as a
+    /// list and applies its items, whatever its kind.
+    pub items: bool,
     /// The chunk holds no document: empty, comments only, or `null`.
     pub empty: bool,
     /// The scan saw aliases or merge keys where these fields live: only a full parse knows them.
@@ -58,6 +62,8 @@ enum Field {
     Labels,
     SourceAnnotation,
     Hook,
+    /// The root's `items`: the object is a list to Kubernetes.
+    Items,
     /// Any other entry of `metadata.labels` or `metadata.annotations`.
     Entry,
     Other,
@@ -71,6 +77,7 @@ impl Field {
             (None, "apiVersion") => Field::ApiVersion,
             (None, "kind") => Field::Kind,
             (None, "metadata") => Field::Metadata,
+            (None, "items") => Field::Items,
             (Some(Field::Metadata), "name") => Field::Name,
             (Some(Field::Metadata), "namespace") => Field::Namespace,
             (Some(Field::Metadata), "annotations") => Field::Annotations,
@@ -114,6 +121,8 @@ struct Frame {
     flow: bool,
     /// Its anchor id (0 for none): an alias to it inside it is a recursion Go refuses.
     anchor: usize,
+    /// In a mapping: the pending key is `<<`.
+    merging: bool,
 }
 
 /// Scans one chunk. Refuses, besides syntax errors, what Kubernetes cannot read in any
@@ -130,6 +139,7 @@ pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
     let mut documents = 0;
     let mut parser = super::yaml11::parser(text);
     let mut checks = super::yaml11::Checks::new(text);
+    let mut aliasing = Aliasing::default();
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(super::yaml11::syntax_error)?;
         let refuse = |message: String| SyntaxError {
@@ -149,6 +159,7 @@ pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
                 if documents > 1 {
                     return Err(refuse(SECOND_DOCUMENT.into()));
                 }
+                aliasing.document().map_err(|e| refuse(e.into()))?;
             }
             Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
                 let is_map = matches!(event, Event::MappingStart(..));
@@ -157,6 +168,11 @@ pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(refuse(format!("nesting deeper than {MAX_DEPTH} levels")));
                 }
+                // Go merges a `<<` sequence's items and never decodes the sequence itself.
+                let merged_items = !is_map && stack.last().is_some_and(|f| f.merging);
+                aliasing
+                    .open(anchor, !merged_items)
+                    .map_err(|e| refuse(e.into()))?;
                 let frame = match stack.last() {
                     None => {
                         root_seen = true;
@@ -186,12 +202,13 @@ pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
             }
             Event::Anchor(_, name) => super::yaml11::check_anchor(&name).map_err(&refuse)?,
             Event::MappingEnd | Event::SequenceEnd => {
+                aliasing.close().map_err(|e| refuse(e.into()))?;
                 stack.pop().expect("balanced events");
                 if let Some(parent) = stack.last_mut() {
                     parent.advance();
                 }
             }
-            Event::Scalar(value, style, _, tag) => {
+            Event::Scalar(value, style, anchor, tag) => {
                 checks
                     .scalar(&value, style, &span, place)
                     .map_err(&refuse)?;
@@ -203,6 +220,10 @@ pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
                 } else {
                     None
                 };
+                let is_key = stack.last().is_some_and(|f| f.is_map && f.key_next);
+                if !is_key {
+                    aliasing.scalar(anchor).map_err(|e| refuse(e.into()))?;
+                }
                 match stack.last_mut() {
                     None => {
                         root_seen = true;
@@ -215,10 +236,13 @@ pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
                             && (plain && tag.is_none() || is_merge_tag(tag.as_deref()));
                         if merge {
                             // The tree builder checks what is merged, and what it overrides.
+                            // Go never decodes the `<<` key itself.
                             meta.uncertain = true;
                             frame.key = Field::Other;
+                            frame.merging = true;
                             continue;
                         }
+                        aliasing.scalar(anchor).map_err(|e| refuse(e.into()))?;
                         let key = match &typed {
                             Some(v) => super::key::go_key(v).map_err(&refuse)?,
                             None => GoKey {
@@ -233,6 +257,7 @@ pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
                         };
                         // A key given twice: the last value is the whole of it, as in Go.
                         forget(&mut meta, frame.key);
+                        meta.items |= frame.key == Field::Items;
                         if matches!(frame.field, Some(Field::Labels | Field::Annotations)) {
                             let existing = frame.names.contains(&key.name);
                             frame.keys.admit(&key, existing).map_err(&refuse)?;
@@ -287,6 +312,7 @@ pub fn scan(text: &str) -> Result<Meta, SyntaxError> {
                         "an alias inside the node its anchor names: Kubernetes refuses the recursion".into(),
                     ));
                 }
+                aliasing.alias(id).map_err(|e| refuse(e.into()))?;
                 if let Some(frame) = stack.last_mut() {
                     if frame.tracked {
                         meta.uncertain = true;
@@ -333,7 +359,7 @@ fn forget(meta: &mut Meta, field: Field) {
             forget(meta, Field::Labels);
             forget(meta, Field::Annotations);
         }
-        Field::Entry | Field::Other => {}
+        Field::Items | Field::Entry | Field::Other => {}
     }
 }
 
@@ -356,6 +382,7 @@ impl Frame {
         Frame {
             flow,
             anchor: 0,
+            merging: false,
             is_map,
             key_next: true,
             field,
@@ -372,6 +399,7 @@ impl Frame {
         if self.is_map {
             self.key_next = true;
             self.key = Field::Other;
+            self.merging = false;
         }
     }
 }
@@ -436,7 +464,12 @@ fn record(meta: &mut Meta, field: Field, value: Option<String>) {
             meta.hook = value;
             return;
         }
-        Field::Metadata | Field::Annotations | Field::Labels | Field::Entry | Field::Other => {
+        Field::Metadata
+        | Field::Annotations
+        | Field::Labels
+        | Field::Items
+        | Field::Entry
+        | Field::Other => {
             return;
         }
     };

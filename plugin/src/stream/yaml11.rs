@@ -117,7 +117,8 @@ fn check_scalar(
             if text[start..].starts_with('\t') && !explicit {
                 return Err(TAB.into());
             }
-            check_lines(raw, Some(span.start.col()))
+            check_lines(raw, Some(span.start.col()))?;
+            check_after_block_scalar(text, value, span)
         }
         ScalarStyle::DoubleQuoted => check_escapes(raw(text, span)?),
         ScalarStyle::SingleQuoted => Ok(()),
@@ -157,6 +158,32 @@ fn check_lines(raw: &str, indent: Option<usize>) -> Result<(), String> {
         };
         if tab_in_indentation {
             return Err(TAB.into());
+        }
+    }
+    Ok(())
+}
+
+/// The lines after a block scalar's content: Go's scanner reads the indentation of each
+/// following blank line, and of the line that ends the scalar, as the scalar's, so a tab
+/// before the scalar's indentation is refused there too (`found a tab character where an
+/// indentation space is expected`); the parser ends the scalar's span before them. A scalar
+/// with no content line leaves Go's indentation undetected, and then every such tab counts.
+fn check_after_block_scalar(text: &str, value: &str, span: &Span) -> Result<(), String> {
+    let end = span.end.byte_offset().unwrap_or(text.len()).min(text.len());
+    let indent = if value.bytes().all(|b| b == b'\n') {
+        usize::MAX
+    } else {
+        span.start.col()
+    };
+    let line_start = text[..end].rfind('\n').map_or(0, |p| p + 1);
+    for line in text[line_start..].split('\n') {
+        let spaces = line.len() - line.trim_start_matches(' ').len();
+        let rest = &line[spaces..];
+        if spaces < indent && rest.starts_with('\t') {
+            return Err(TAB.into());
+        }
+        if !(rest.is_empty() || rest == "\r") {
+            break;
         }
     }
     Ok(())
@@ -444,6 +471,9 @@ mod tests {
             "a: x\n\ty\n",
             "? a\n:\tb\n",
             "a:\n  foo: |\n  \t\n  bar: 1\n",
+            "k: |\n    line\n  \t\nj: x\n",
+            "a:\n  k: |2\n  \t\n  j: x\n",
+            "a:\n  k: >4\n\n  \t\n",
         ] {
             assert!(check(text).is_err(), "{text:?}");
         }

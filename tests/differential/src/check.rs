@@ -204,13 +204,11 @@ fn touched(docs: &[Value]) -> Option<Vec<Value>> {
     Some(out)
 }
 
-/// `kind: List` documents become their items, as vf-post reads them.
+/// Objects with `items` become their items, as Kubernetes' client applies them.
 fn expand(docs: &[Value]) -> Vec<Value> {
     let mut out = Vec::with_capacity(docs.len());
     for doc in docs {
-        let is_list = doc.get("kind").and_then(Value::as_str) == Some("List")
-            && doc.get("apiVersion").and_then(Value::as_str) == Some("v1");
-        if is_list {
+        if doc.get("items").is_some() {
             if let Some(items) = doc.get("items").and_then(Value::as_array) {
                 out.extend(items.iter().cloned());
             }

@@ -4,10 +4,12 @@
 //!
 //!   vf-differential [--seed N] [--seconds S] [--save DIR]
 //!
-//! Every family but the mutants runs whole; mutants run until `--seconds` is spent. Prints
+//! Every family but the mutants runs whole (`aliasing/boundary`: 48 webs of anchors from the
+//! seed); mutants run until `--seconds` is spent. Prints
 //! the count of each outcome class per family; exits 1 if any input failed (a disagreement
 //! with Go, a panic, a hang, an error without a place), saving each such input to `--save`.
 
+mod aliasing;
 mod check;
 mod inputs;
 mod judge;
@@ -22,6 +24,9 @@ use std::time::{Duration, Instant};
 
 use check::Class;
 use inputs::Case;
+
+/// Webs of anchors whose excessive-aliasing boundary is found per run.
+const ALIASING_WEBS: usize = 48;
 
 /// Longer than any input of the fuzzer takes (a few ms): past it, the engine hangs.
 const HANG: Duration = Duration::from_secs(30);
@@ -100,6 +105,10 @@ fn run(repo: &Path, options: &Options) -> Result<bool, String> {
         judge_case(&case, &worker, &mut judge, &mut tally, &options.save)?;
     }
     let mut rng = rng::Rng::new(options.seed);
+    for _ in 0..ALIASING_WEBS {
+        let outcome = aliasing::check(&mut rng, &mut judge);
+        tally.aliasing(outcome, &options.save)?;
+    }
     let deadline = Instant::now() + Duration::from_secs(options.seconds);
     let mut n = 0;
     while Instant::now() < deadline {
@@ -173,25 +182,59 @@ impl Tally {
         }
     }
 
+    fn aliasing(
+        &mut self,
+        outcome: Result<aliasing::Outcome, (Case, String)>,
+        save: &Path,
+    ) -> Result<(), String> {
+        let label = match outcome {
+            Ok(aliasing::Outcome::Matched) => "boundary found and matched".to_owned(),
+            Ok(aliasing::Outcome::RefusedWithoutAliases) => {
+                "refused by both without aliases".to_owned()
+            }
+            Ok(aliasing::Outcome::NoBoundary) => "no boundary within reach".to_owned(),
+            Err((case, detail)) => {
+                let label = "FAILURE excessive aliasing read unlike Go".to_owned();
+                let path = keep(save, &case, &label, &detail)?;
+                println!(
+                    "{} | {} | {label}\n  saved to {}\n  {detail}",
+                    case.family,
+                    case.name,
+                    path.display()
+                );
+                self.failures += 1;
+                label
+            }
+        };
+        let classes = self.by_family.entry("aliasing/boundary").or_default();
+        *classes.entry(label).or_default() += 1;
+        Ok(())
+    }
+
     fn print(&self) {
         println!("\n{:<18} {:>7}  outcome classes", "family", "inputs");
         for (family, classes) in &self.by_family {
             let total: usize = classes.values().sum();
-            let mut parts: Vec<String> = [
-                Class::Agree,
-                Class::RefusedBoth,
-                Class::RefusedOurs,
-                Class::Unknown,
-            ]
-            .iter()
-            .map(|c| format!("{} {}", c.label(), classes.get(&c.label()).unwrap_or(&0)))
-            .collect();
-            parts.extend(
-                classes
-                    .iter()
-                    .filter(|(k, _)| k.starts_with("FAILURE"))
-                    .map(|(k, v)| format!("{k} {v}")),
-            );
+            // The reading families in a fixed order of classes; the aliasing one as counted.
+            let parts: Vec<String> = if family.starts_with("aliasing") {
+                classes.iter().map(|(k, v)| format!("{k} {v}")).collect()
+            } else {
+                [
+                    Class::Agree,
+                    Class::RefusedBoth,
+                    Class::RefusedOurs,
+                    Class::Unknown,
+                ]
+                .iter()
+                .map(|c| format!("{} {}", c.label(), classes.get(&c.label()).unwrap_or(&0)))
+                .chain(
+                    classes
+                        .iter()
+                        .filter(|(k, _)| k.starts_with("FAILURE"))
+                        .map(|(k, v)| format!("{k} {v}")),
+                )
+                .collect()
+            };
             println!("{family:<18} {total:>7}  {}", parts.join(", "));
         }
         let differs: usize = self.helm_split_differs.values().sum();
