@@ -1,9 +1,12 @@
-//! Per-team policy modules: WebAssembly components run in the sandbox.
+//! Per-team policies: WebAssembly components run in the sandbox, and Kubernetes admission
+//! policies in CEL run by vf-post's own CEL component in the same sandbox (cel.rs).
 
 pub mod bindings;
 pub mod cache;
+pub mod cel;
 pub mod componentize;
 pub mod evaluate;
+pub mod files;
 pub mod inspect;
 pub mod load;
 pub mod sandbox;
@@ -22,7 +25,8 @@ pub fn bounds(sandbox: &vf_plugin::config::Sandbox) -> sandbox::Bounds {
 }
 
 /// Loads the configured modules: every-object modules first, then each team's, in the
-/// order given; paths are relative to `base` (the configuration file's directory).
+/// order given, then the admission policies'; paths are relative to `base` (the
+/// configuration file's directory).
 pub fn modules(
     config: &vf_plugin::Config,
     base: &std::path::Path,
@@ -52,6 +56,9 @@ pub fn modules(
             name,
             team,
             mutate: module.mutate,
+            validates: true,
+            reinvoke: None,
+            policies: Vec::new(),
             read_secrets: module.read_secrets,
             settings,
             bounds,
@@ -59,6 +66,7 @@ pub fn modules(
         load::validate_settings(&policy)?;
         loaded.push(policy);
     }
+    loaded.extend(cel::modules(config, base, bounds)?);
     unique_rules(&loaded)?;
     Ok(loaded)
 }
@@ -70,13 +78,18 @@ fn unique_rules(modules: &[load::PolicyModule]) -> anyhow::Result<()> {
     for module in modules {
         for rule in &module.loaded.metadata.rules {
             match owner.insert(rule.id.as_str(), module) {
-                Some(other) if other.loaded.sha256 != module.loaded.sha256 => anyhow::bail!(
-                    "policy modules {} and {} both declare rule {}; rule ids must be unique (prefix them, e.g. `payments-{}`)",
-                    other.name,
-                    module.name,
-                    rule.id,
-                    rule.id
-                ),
+                Some(other)
+                    if other.loaded.sha256 != module.loaded.sha256
+                        || other.settings != module.settings && other.mutate == module.mutate =>
+                {
+                    anyhow::bail!(
+                        "policy modules {} and {} both declare rule {}; rule ids must be unique (prefix them, e.g. `payments-{}`)",
+                        other.name,
+                        module.name,
+                        rule.id,
+                        rule.id
+                    )
+                }
                 _ => {}
             }
         }

@@ -23,8 +23,59 @@ pub struct Config {
     pub teams: Vec<Team>,
     /// Policy modules run for every object (teams add their own).
     pub modules: Vec<ModuleRef>,
+    /// Policy files (Kubernetes admission policies) for every object (teams add their own).
+    pub policies: Vec<PolicyRef>,
+    /// How admission policies see the release: as a CREATE of each object, by this user, into
+    /// these namespaces.
+    pub admission: Admission,
     /// Bounds of each policy module evaluation.
     pub sandbox: Sandbox,
+}
+
+/// A policy file, or a directory of them (`*.yaml`, `*.yml`, `*.json`, not recursive).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct PolicyRef {
+    /// Path, relative to the configuration file.
+    pub path: String,
+    /// Hex SHA-256 of the file (a file only); a mismatch refuses it.
+    pub sha256: Option<String>,
+}
+
+/// The admission request each object of the release is presented as.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Admission {
+    /// The namespace objects without `metadata.namespace` are installed into (Helm's
+    /// `--namespace`).
+    pub namespace: String,
+    /// Labels of namespaces the release does not create, by name (for namespace selectors
+    /// and `namespaceObject`).
+    pub namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// `request.userInfo`.
+    pub user_info: UserInfo,
+}
+
+impl Default for Admission {
+    fn default() -> Self {
+        Admission {
+            namespace: "default".into(),
+            namespace_labels: BTreeMap::new(),
+            user_info: UserInfo::default(),
+        }
+    }
+}
+
+/// Who installs the release, as admission policies see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct UserInfo {
+    /// `request.userInfo.username`.
+    pub username: String,
+    /// `request.userInfo.uid`.
+    pub uid: String,
+    /// `request.userInfo.groups`.
+    pub groups: Vec<String>,
 }
 
 /// Chart-independent changes.
@@ -71,6 +122,8 @@ pub struct Team {
     pub registries: Registries,
     /// Policy modules run for the team's objects.
     pub modules: Vec<ModuleRef>,
+    /// Policy files for the team's objects.
+    pub policies: Vec<PolicyRef>,
 }
 
 /// A policy module, pinned by content hash.
@@ -113,6 +166,10 @@ pub struct Sandbox {
     pub patch_growth_factor: usize,
     /// ...plus this many MiB, all modules together.
     pub patch_growth_mib: usize,
+    /// CEL cost one expression may spend (Kubernetes' per-call limit).
+    pub cel_cost_per_expression: u64,
+    /// CEL cost one policy may spend on one object (Kubernetes' runtime budget).
+    pub cel_cost_per_evaluation: u64,
 }
 
 impl Default for Sandbox {
@@ -127,6 +184,8 @@ impl Default for Sandbox {
             max_patch_operations_per_document: 1_000,
             patch_growth_factor: 2,
             patch_growth_mib: 1,
+            cel_cost_per_expression: 1_000_000,
+            cel_cost_per_evaluation: 10_000_000,
         }
     }
 }

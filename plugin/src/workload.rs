@@ -11,8 +11,9 @@ pub fn pod_spec_pointer(kind: &str) -> Option<&'static str> {
         | "DaemonSet"
         | "ReplicaSet"
         | "ReplicationController"
-        | "Job"
-        | "PodTemplate" => Some("/spec/template/spec"),
+        | "Job" => Some("/spec/template/spec"),
+        // A PodTemplate holds its template at the top, beside metadata.
+        "PodTemplate" => Some("/template/spec"),
         "CronJob" => Some("/spec/jobTemplate/spec/template/spec"),
         _ => None,
     }
@@ -23,6 +24,7 @@ pub fn pod_metadata_pointer(kind: &str) -> Option<&'static str> {
     match kind {
         "Pod" => Some("/metadata"),
         "CronJob" => Some("/spec/jobTemplate/spec/template/metadata"),
+        "PodTemplate" => Some("/template/metadata"),
         _ => pod_spec_pointer(kind).map(|_| "/spec/template/metadata"),
     }
 }

@@ -15,16 +15,42 @@ use crate::engine::Release;
 use crate::timings::phase;
 
 pub fn evaluate(modules: &[PolicyModule], release: &mut dyn Release) -> Result<()> {
-    for module in modules.iter().filter(|m| m.mutate) {
-        let (_, patches) = run(module, release, "mutate")?;
+    // What mutating-only modules (admission policies) found while mutating: failures, settled
+    // with the validation findings.
+    let mut early: Vec<(&str, Vec<ModuleHit>)> = Vec::new();
+    let mut changed_by = Vec::new();
+    for (i, module) in modules.iter().enumerate().filter(|(_, m)| m.mutate) {
+        let (hits, patches) = run(module, &module.settings, release, "mutate")?;
+        if !patches.is_empty() {
+            changed_by.push(i);
+        }
         phase(
             &format!("module {}: apply {} patches", module.name, patches.len()),
             || release.mutate(&module.name, &patches),
         )?;
+        if !module.validates {
+            early.push((&module.name, hits));
+        }
+    }
+    // Kubernetes' `reinvocationPolicy: IfNeeded`: once more, if a later module changed the
+    // documents after it ran.
+    for (i, module) in modules.iter().enumerate() {
+        let Some(settings) = &module.reinvoke else {
+            continue;
+        };
+        if !changed_by.iter().any(|&later| later > i) {
+            continue;
+        }
+        let (hits, patches) = run(module, settings, release, "reinvoke")?;
+        release.mutate(&module.name, &patches)?;
+        early.push((&module.name, hits));
     }
     phase("validate", || release.validate())?;
-    for module in modules {
-        let (hits, patches) = run(module, release, "validate")?;
+    for (name, hits) in early {
+        release.settle(name, hits)?;
+    }
+    for module in modules.iter().filter(|m| m.validates) {
+        let (hits, patches) = run(module, &module.settings, release, "validate")?;
         let count = hits.len();
         phase(
             &format!("module {}: settle {count} findings", module.name),
@@ -46,6 +72,7 @@ pub fn evaluate(modules: &[PolicyModule], release: &mut dyn Release) -> Result<(
 /// document indices turned into the release's own.
 fn run(
     module: &PolicyModule,
+    settings: &str,
     release: &mut dyn Release,
     stage: &str,
 ) -> Result<(Vec<ModuleHit>, Vec<ModulePatch>)> {
@@ -67,19 +94,21 @@ fn run(
         .enumerate()
         .map(|(i, v)| document(u32::try_from(i).expect("fewer than 2^32 documents"), v))
         .collect();
+    let call = |settings: &str| {
+        module.call(|m, store| {
+            m.vf_policy_policy()
+                .call_evaluate(store, &documents, settings)
+        })
+    };
     let verdict: Verdict = phase(
         &format!(
             "module {} ({stage}): evaluate {} documents",
             module.name,
             documents.len()
         ),
-        || {
-            module.call(|m, store| {
-                m.vf_policy_policy()
-                    .call_evaluate(store, &documents, &module.settings)
-            })
-        },
-    )?
+        || call(settings),
+    )
+    .map_err(|e| culprit(module, settings, &call, e))?
     .map_err(|e| anyhow!("policy module {} {}", module.label, error_text(e)))?;
     let bad = |what: String| anyhow!("policy module {} returned {what}", module.label);
     check_sizes(&verdict, module.bounds).map_err(bad)?;
@@ -120,6 +149,26 @@ fn run(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((hits, patches))
+}
+
+/// When the CEL runtime exhausts the sandbox (memory, time), the policy that did it: each is
+/// run alone until one fails too. The error names it.
+fn culprit<T>(
+    module: &PolicyModule,
+    settings: &str,
+    call: &dyn Fn(&str) -> Result<T>,
+    error: anyhow::Error,
+) -> anyhow::Error {
+    let Ok(serde_json::Value::Object(mut all)) = serde_json::from_str(settings) else {
+        return error;
+    };
+    for (name, what) in &module.policies {
+        all.insert("only".into(), serde_json::Value::String(name.clone()));
+        if call(&serde_json::Value::Object(all.clone()).to_string()).is_err() {
+            return error.context(format!("while evaluating {what}"));
+        }
+    }
+    error
 }
 
 /// Texts longer than these, or more findings and patches than the sandbox allows, end the run

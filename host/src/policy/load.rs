@@ -38,8 +38,17 @@ pub struct PolicyModule {
     pub label: String,
     /// The team whose objects it sees; `None` for every object.
     pub team: Option<String>,
-    /// Whether its patches are applied.
+    /// Whether its patches are applied (it runs in the mutation phase).
     pub mutate: bool,
+    /// Whether it judges the final documents (the validation phase). A mutating admission
+    /// policy does not: it only mutates.
+    pub validates: bool,
+    /// Settings for a second invocation after later modules mutated the documents
+    /// (Kubernetes' `reinvocationPolicy: IfNeeded`), if it asks for one.
+    pub reinvoke: Option<String>,
+    /// For the CEL runtime: the policies it runs (name, and how to name it), to tell which one
+    /// exhausted the sandbox.
+    pub policies: Vec<(String, String)>,
     /// Whether it sees Secret values.
     pub read_secrets: bool,
     /// Its settings, as JSON text.

@@ -154,12 +154,18 @@ pub(crate) fn check_exemptions(ctx: &Context, module_rules: &[String], hits: &mu
             let Some(name) = key.strip_prefix(EXEMPT_PREFIX) else {
                 continue;
             };
-            let rule = name.split('.').next().unwrap_or(name);
+            // `<rule>` or `<rule>.<container>`; a policy's rule id may hold dots itself.
+            let known = |rule: &str| {
+                catalog::find(rule).is_some() || module_rules.iter().any(|r| r == rule)
+            };
+            let names_a_rule =
+                known(name) || name.match_indices('.').any(|(at, _)| known(&name[..at]));
             let pointer = format!(
                 "/metadata/annotations/{}",
                 key.replace('~', "~0").replace('/', "~1")
             );
-            if catalog::find(rule).is_none() && !module_rules.iter().any(|r| r == rule) {
+            if !names_a_rule {
+                let rule = name.split('.').next().unwrap_or(name);
                 hits.push(
                     Hit::new(
                         "exemption-reason",

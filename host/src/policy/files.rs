@@ -1,0 +1,145 @@
+//! Policy files (`policies:` in the configuration): Kubernetes objects in YAML, read as the
+//! cluster reads them when they are applied (vf-post's Go-faithful reader, the same as for
+//! charts), within size bounds, with an optional SHA-256 pin per file. A directory brings its
+//! `*.yaml`, `*.yml` and `*.json` files in name order.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow, bail};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The largest policy file read, and the most all of a configuration's together: policy
+/// files are small, and these bound what a hostile one costs.
+const MAX_FILE: u64 = 4 << 20;
+const MAX_TOTAL: u64 = 16 << 20;
+/// The most files a directory may bring.
+const MAX_FILES: usize = 1000;
+
+/// One object of a policy file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Source {
+    /// The file, as the configuration names it (for messages).
+    pub file: String,
+    pub object: Value,
+}
+
+/// Reads the policy files a configuration entry names; `base` is the configuration's
+/// directory, `read` what earlier entries read (bytes).
+pub fn read(
+    entry: &vf_plugin::config::PolicyRef,
+    base: &Path,
+    read: &mut u64,
+) -> Result<Vec<Source>> {
+    let path = base.join(&entry.path);
+    let meta = std::fs::metadata(&path)
+        .map_err(|e| anyhow!("policy files {}: cannot read: {e}", path.display()))?;
+    let files: Vec<PathBuf> = if meta.is_dir() {
+        if entry.sha256.is_some() {
+            bail!(
+                "policy files {}: a sha256 pin is for a file, not a directory",
+                path.display()
+            );
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
+            .map_err(|e| anyhow!("policy files {}: cannot list: {e}", path.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
+            })
+            .collect();
+        if files.len() > MAX_FILES {
+            bail!(
+                "policy files {}: more than {MAX_FILES} files",
+                path.display()
+            );
+        }
+        files.sort();
+        files
+    } else {
+        vec![path.clone()]
+    };
+    let mut sources = Vec::new();
+    for file in files {
+        let shown = file
+            .strip_prefix(".")
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        let size = std::fs::metadata(&file)
+            .map_err(|e| anyhow!("policy file {shown}: cannot read: {e}"))?
+            .len();
+        if size > MAX_FILE {
+            bail!(
+                "policy file {shown} is {} KiB, more than the {} KiB allowed",
+                size >> 10,
+                MAX_FILE >> 10
+            );
+        }
+        *read += size;
+        if *read > MAX_TOTAL {
+            bail!(
+                "policy files: more than {} MiB together (at {shown})",
+                MAX_TOTAL >> 20
+            );
+        }
+        let bytes = std::fs::read(&file).map_err(|e| anyhow!("policy file {shown}: {e}"))?;
+        if let Some(pin) = &entry.sha256 {
+            let sha256 = format!("{:x}", Sha256::digest(&bytes));
+            if !pin.eq_ignore_ascii_case(&sha256) {
+                bail!(
+                    "policy file {shown} has sha256 {sha256}, but the configuration pins {pin}; refusing it"
+                );
+            }
+        }
+        sources.extend(objects(&shown, bytes)?);
+    }
+    Ok(sources)
+}
+
+/// The objects of one file, `List` items each on their own.
+fn objects(file: &str, bytes: Vec<u8>) -> Result<Vec<Source>> {
+    let stream = vf_plugin::Stream::read_all(bytes).map_err(|e| {
+        anyhow!(
+            "policy file {file}: {}",
+            crate::report::text::clean(&e.to_string())
+        )
+    })?;
+    let mut out = Vec::new();
+    for doc in stream.documents() {
+        let Some(value) = doc.value() else { continue };
+        let items = match value.get("items").and_then(Value::as_array) {
+            Some(items) => items.clone(),
+            None => vec![value.clone()],
+        };
+        for object in items {
+            if !object.is_object() {
+                bail!(
+                    "policy file {file}: document {} is not a Kubernetes object",
+                    doc.position
+                );
+            }
+            out.push(Source {
+                file: file.to_owned(),
+                object,
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_are_flattened_and_odd_yaml_is_refused_as_for_charts() {
+        let list = b"apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}\n";
+        let items = objects("p.yaml", list.to_vec()).unwrap();
+        assert_eq!(items.len(), 2);
+        let hidden = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  x: 1 # note\u{2028}  y: 2\n";
+        let err = objects("p.yaml", hidden.as_bytes().to_vec()).unwrap_err();
+        assert!(err.to_string().contains("p.yaml"), "{err}");
+    }
+}

@@ -1,0 +1,78 @@
+//! The `vf:policy` component: the host calls `validate-settings` once when it loads the
+//! policy files (compiling every expression) and `evaluate` for each phase of a release.
+
+use serde_json::Value as Json;
+
+wit_bindgen::generate!({ path: "../../wit/policy.wit", world: "module" });
+
+use exports::vf::policy::policy::{Document, Error, Guest, Metadata, Verdict};
+use vf::policy::types::{Finding, Patch, Severity as WitSeverity};
+
+use crate::Severity;
+
+struct Runtime;
+
+impl Guest for Runtime {
+    fn describe() -> Metadata {
+        // The rules are the policies' names: the host declares them from the policy files.
+        Metadata {
+            name: "vf-cel".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            rules: Vec::new(),
+            kinds: Vec::new(),
+            needs_object: true,
+        }
+    }
+
+    fn validate_settings(settings: String) -> Result<(), Error> {
+        let functions = crate::functions();
+        crate::load(&settings, &functions)
+            .map(drop)
+            .map_err(Error::InvalidSettings)
+    }
+
+    fn evaluate(documents: Vec<Document>, settings: String) -> Result<Verdict, Error> {
+        let functions = crate::functions();
+        let (settings, set) = crate::load(&settings, &functions).map_err(Error::InvalidSettings)?;
+        let docs = documents
+            .into_iter()
+            .map(|d| {
+                let object: Json = crate::from_host_json(&d.object)
+                    .map_err(|e| Error::Failed(format!("document {}: {e}", d.index)))?;
+                Ok(crate::Doc {
+                    index: d.index,
+                    object,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let verdict = crate::evaluate::evaluate(&functions, &set, &settings, &docs);
+        Ok(Verdict {
+            findings: verdict
+                .findings
+                .into_iter()
+                .map(|f| Finding {
+                    rule: f.rule,
+                    severity: Some(match f.severity {
+                        Severity::Info => WitSeverity::Info,
+                        Severity::Warning => WitSeverity::Warning,
+                        Severity::Error => WitSeverity::Error,
+                    }),
+                    message: f.message,
+                    document: Some(f.document),
+                    container: None,
+                    path: None,
+                })
+                .collect(),
+            patches: verdict
+                .patches
+                .into_iter()
+                .map(|p| Patch {
+                    document: p.document,
+                    operations: Json::Array(p.operations).to_string(),
+                })
+                .collect(),
+        })
+    }
+}
+
+export!(Runtime);

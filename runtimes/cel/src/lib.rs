@@ -1,0 +1,56 @@
+//! vf-post's CEL runtime: Kubernetes ValidatingAdmissionPolicies and
+//! MutatingAdmissionPolicies, with their bindings and parameters, evaluated offline against
+//! a release. It is a policy component like any other (wit/policy.wit): the host runs it in
+//! the sandbox, which bounds its memory and time; CEL's own cost budget bounds each
+//! expression (third_party/cel/src/budget.rs).
+//!
+//! bytes (settings, documents) → policies (policy.rs, expression.rs) → matching (matching.rs)
+//! → evaluation (evaluate.rs; jsonpatch.rs, smd.rs) → findings and patches (diff.rs).
+
+pub mod api;
+pub mod depth;
+pub mod diff;
+pub mod evaluate;
+pub mod expression;
+pub mod jsonpatch;
+pub mod matching;
+pub mod policy;
+pub mod settings;
+pub mod smd;
+pub mod value;
+
+use kube_cel::KubeCelExt as _;
+use kube_cel::cel::Context;
+
+pub use evaluate::{Doc, Finding, Patch, Verdict};
+pub use policy::{PolicySet, Severity};
+pub use settings::Settings;
+
+/// The functions of Kubernetes' CEL environment: CEL's standard ones and Kubernetes'
+/// libraries.
+pub fn functions() -> Context<'static> {
+    let mut ctx = Context::default();
+    ctx.register_all();
+    ctx
+}
+
+/// Reads settings JSON and compiles its policies.
+pub fn load(settings: &str, functions: &Context<'_>) -> Result<(Settings, PolicySet), String> {
+    let settings: Settings = from_host_json(settings).map_err(|e| format!("settings: {e}"))?;
+    let set = PolicySet::compile(&settings.sources, functions)?;
+    Ok((settings, set))
+}
+
+/// Reads JSON the host wrote. The host reads objects 200 levels deep at most (as Go's YAML
+/// reader of Kubernetes would read them deeper, refusing is the host's call, not this
+/// parser's default of 128).
+pub fn from_host_json<T: serde::de::DeserializeOwned>(json: &str) -> serde_json::Result<T> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    de.disable_recursion_limit();
+    let value = T::deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+#[cfg(target_arch = "wasm32")]
+mod component;

@@ -1,0 +1,477 @@
+//! The policy files' objects, checked as the API server checks them when they are created,
+//! and compiled: ValidatingAdmissionPolicies, MutatingAdmissionPolicies, their bindings, and
+//! the parameter objects. An error names the file, the object and the field.
+
+use std::collections::BTreeSet;
+
+use kube_cel::cel::Context;
+use serde::de::DeserializeOwned;
+use serde_json::Value as Json;
+
+use crate::api::{
+    self, BindingSpec, MatchResources, MutatingSpec, NamedExpression, ValidatingSpec,
+};
+use crate::expression::{self, Compiled, Messages, Scope};
+use crate::matching::check_selector;
+use crate::settings::Source;
+
+/// A policy's variables, by name, in their order.
+type Variables = Vec<(String, Compiled)>;
+
+/// What a policy finding weighs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+/// Every policy of the files, compiled, with its bindings; and the parameter objects.
+pub struct PolicySet {
+    pub validating: Vec<Policy>,
+    pub mutating: Vec<Policy>,
+    pub params: Vec<Json>,
+}
+
+pub struct Policy {
+    pub name: String,
+    pub file: String,
+    /// `paramKind`: apiVersion and kind.
+    pub param_kind: Option<(String, String)>,
+    pub constraints: MatchResources,
+    pub conditions: Vec<Compiled>,
+    pub variables: Vec<(String, Compiled)>,
+    /// `failurePolicy: Fail` (the default).
+    pub fail: bool,
+    pub validations: Vec<Check>,
+    pub audit: Vec<(String, Compiled)>,
+    pub mutations: Vec<Patcher>,
+    /// `reinvocationPolicy: IfNeeded`.
+    pub reinvoke: bool,
+    pub bindings: Vec<Binding>,
+}
+
+pub struct Check {
+    pub expression: Compiled,
+    pub message: Option<String>,
+    pub message_expression: Option<Compiled>,
+    pub reason: Option<String>,
+}
+
+pub enum Patcher {
+    Apply(Compiled),
+    JsonPatch(Compiled),
+}
+
+pub struct Binding {
+    pub name: String,
+    pub param_ref: Option<api::ParamRef>,
+    pub resources: Option<MatchResources>,
+    /// From `validationActions` (Deny error, Warn warning, Audit info); error for a
+    /// mutating binding, whose failures deny.
+    pub severity: Severity,
+}
+
+const ADMISSION: [&str; 2] = [
+    "admissionregistration.k8s.io/v1",
+    "admissionregistration.k8s.io/v1beta1",
+];
+
+impl PolicySet {
+    /// Reads and compiles the files' objects.
+    pub fn compile(sources: &[Source], functions: &Context<'_>) -> Result<PolicySet, String> {
+        let mut set = PolicySet {
+            validating: Vec::new(),
+            mutating: Vec::new(),
+            params: Vec::new(),
+        };
+        let mut bindings: Vec<(String, String, bool, BindingSpec, String)> = Vec::new();
+        for source in sources {
+            let api_version = source
+                .object
+                .get("apiVersion")
+                .and_then(Json::as_str)
+                .unwrap_or_default();
+            let kind = source
+                .object
+                .get("kind")
+                .and_then(Json::as_str)
+                .unwrap_or_default();
+            let name = source
+                .object
+                .get("metadata")
+                .and_then(|m| m.get("name"))
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let at = format!("{}: {kind} {name:?}", source.file);
+            if !ADMISSION.contains(&api_version) {
+                set.params.push(source.object.clone());
+                continue;
+            }
+            if name.is_empty() {
+                return Err(format!("{}: a {kind} without metadata.name", source.file));
+            }
+            match kind {
+                "ValidatingAdmissionPolicy" => {
+                    let object: api::Object<ValidatingSpec> = read(&source.object, &at)?;
+                    let policy = validating(&object, &source.file, functions)
+                        .map_err(|e| format!("{at}: {e}"))?;
+                    set.validating.push(policy);
+                }
+                "MutatingAdmissionPolicy" => {
+                    let object: api::Object<MutatingSpec> = read(&source.object, &at)?;
+                    let policy = mutating(&object, &source.file, functions)
+                        .map_err(|e| format!("{at}: {e}"))?;
+                    set.mutating.push(policy);
+                }
+                "ValidatingAdmissionPolicyBinding" | "MutatingAdmissionPolicyBinding" => {
+                    let object: api::Object<BindingSpec> = read(&source.object, &at)?;
+                    let validating = kind.starts_with("Validating");
+                    bindings.push((name, at, validating, object.spec, source.file.clone()));
+                }
+                other => {
+                    return Err(format!(
+                        "{at}: {other} is no admission policy or binding vf-post knows"
+                    ));
+                }
+            }
+        }
+        let mut names = BTreeSet::new();
+        for p in set.validating.iter().chain(&set.mutating) {
+            if !names.insert(&p.name) {
+                return Err(format!("{}: two policies named {:?}", p.file, p.name));
+            }
+        }
+        for (name, at, validating, spec, _) in bindings {
+            let policies = if validating {
+                &mut set.validating
+            } else {
+                &mut set.mutating
+            };
+            let Some(policy) = policies.iter_mut().find(|p| p.name == spec.policy_name) else {
+                return Err(format!(
+                    "{at}: binds policy {:?}, which none of the policy files defines",
+                    spec.policy_name
+                ));
+            };
+            let binding =
+                binding(name, spec, validating, policy).map_err(|e| format!("{at}: {e}"))?;
+            policy.bindings.push(binding);
+        }
+        Ok(set)
+    }
+}
+
+/// A Kubernetes object as its spec type; unknown fields are errors.
+fn read<T: DeserializeOwned>(object: &Json, at: &str) -> Result<T, String> {
+    serde_json::from_value(object.clone()).map_err(|e| format!("{at}: {e}"))
+}
+
+struct Compiler<'a> {
+    functions: &'a Context<'a>,
+    params: bool,
+    messages: Messages,
+    variables: Vec<String>,
+}
+
+impl Compiler<'_> {
+    fn compile(&self, place: &str, source: &str) -> Result<Compiled, String> {
+        let scope = Scope {
+            functions: self.functions,
+            variables: &self.variables,
+            params: self.params,
+            messages: self.messages,
+        };
+        expression::compile(place, source, &scope)
+    }
+
+    /// matchConditions and variables, shared by both kinds of policy.
+    fn common(
+        &mut self,
+        conditions: &[NamedExpression],
+        variables: &[NamedExpression],
+    ) -> Result<(Vec<Compiled>, Variables), String> {
+        if conditions.len() > 64 {
+            return Err(format!(
+                "{} matchConditions, more than the 64 allowed",
+                conditions.len()
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        let mut compiled_conditions = Vec::new();
+        for (i, c) in conditions.iter().enumerate() {
+            if !seen.insert(&c.name) {
+                return Err(format!(
+                    "matchConditions[{i}]: the name {:?} is used twice",
+                    c.name
+                ));
+            }
+            compiled_conditions
+                .push(self.compile(&format!("matchConditions[{i}] ({})", c.name), &c.expression)?);
+        }
+        let mut compiled_variables = Vec::new();
+        for (i, v) in variables.iter().enumerate() {
+            if !is_identifier(&v.name) || self.variables.contains(&v.name) {
+                return Err(format!(
+                    "variables[{i}]: {:?} is not a new CEL identifier",
+                    v.name
+                ));
+            }
+            let c = self.compile(&format!("variables[{i}] ({})", v.name), &v.expression)?;
+            self.variables.push(v.name.clone());
+            compiled_variables.push((v.name.clone(), c));
+        }
+        // Conditions are compiled before the variables: they may not read them.
+        Ok((compiled_conditions, compiled_variables))
+    }
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn constraints(m: &Option<MatchResources>) -> Result<MatchResources, String> {
+    let m = m.clone().ok_or("spec.matchConstraints is required")?;
+    if m.resource_rules.is_empty() {
+        return Err("spec.matchConstraints.resourceRules is required".into());
+    }
+    check_match(&m)?;
+    Ok(m)
+}
+
+fn check_match(m: &MatchResources) -> Result<(), String> {
+    for selector in [&m.namespace_selector, &m.object_selector]
+        .into_iter()
+        .flatten()
+    {
+        check_selector(selector)?;
+    }
+    match m.match_policy.as_deref() {
+        None | Some("Exact") | Some("Equivalent") => Ok(()),
+        Some(other) => Err(format!("matchPolicy {other:?}: Exact or Equivalent")),
+    }
+}
+
+fn failure_policy(value: &Option<String>) -> Result<bool, String> {
+    match value.as_deref() {
+        None | Some("Fail") => Ok(true),
+        Some("Ignore") => Ok(false),
+        Some(other) => Err(format!("failurePolicy {other:?}: Fail or Ignore")),
+    }
+}
+
+fn param_kind(p: &Option<api::ParamKind>) -> Result<Option<(String, String)>, String> {
+    match p {
+        None => Ok(None),
+        Some(p) if p.api_version.is_empty() || p.kind.is_empty() => {
+            Err("paramKind needs apiVersion and kind".into())
+        }
+        Some(p) => Ok(Some((p.api_version.clone(), p.kind.clone()))),
+    }
+}
+
+fn validating(
+    object: &api::Object<ValidatingSpec>,
+    file: &str,
+    functions: &Context<'_>,
+) -> Result<Policy, String> {
+    let spec = &object.spec;
+    let params = param_kind(&spec.param_kind)?;
+    let mut compiler = Compiler {
+        functions,
+        params: params.is_some(),
+        messages: Messages::None,
+        variables: Vec::new(),
+    };
+    let (conditions, variables) = compiler.common(&spec.match_conditions, &spec.variables)?;
+    if spec.validations.is_empty() && spec.audit_annotations.is_empty() {
+        return Err("needs validations or auditAnnotations".into());
+    }
+    let mut validations = Vec::new();
+    for (i, v) in spec.validations.iter().enumerate() {
+        if let Some(m) = &v.message
+            && m.contains(['\n', '\r'])
+        {
+            return Err(format!("validations[{i}].message: no line breaks"));
+        }
+        if let Some(r) = &v.reason
+            && ![
+                "Unauthorized",
+                "Forbidden",
+                "Invalid",
+                "RequestEntityTooLarge",
+            ]
+            .contains(&r.as_str())
+        {
+            return Err(format!(
+                "validations[{i}].reason {r:?}: Unauthorized, Forbidden, Invalid or RequestEntityTooLarge"
+            ));
+        }
+        validations.push(Check {
+            expression: compiler.compile(&format!("validations[{i}].expression"), &v.expression)?,
+            message: v.message.clone(),
+            message_expression: v
+                .message_expression
+                .as_ref()
+                .map(|m| compiler.compile(&format!("validations[{i}].messageExpression"), m))
+                .transpose()?,
+            reason: v.reason.clone(),
+        });
+    }
+    let mut audit = Vec::new();
+    let mut keys = BTreeSet::new();
+    for (i, a) in spec.audit_annotations.iter().enumerate() {
+        if a.key.is_empty() || !keys.insert(&a.key) {
+            return Err(format!(
+                "auditAnnotations[{i}].key {:?}: empty or used twice",
+                a.key
+            ));
+        }
+        audit.push((
+            a.key.clone(),
+            compiler.compile(
+                &format!("auditAnnotations[{i}].valueExpression"),
+                &a.value_expression,
+            )?,
+        ));
+    }
+    Ok(Policy {
+        name: object.metadata.name.clone(),
+        file: file.to_owned(),
+        param_kind: params,
+        constraints: constraints(&spec.match_constraints)?,
+        conditions,
+        variables,
+        fail: failure_policy(&spec.failure_policy)?,
+        validations,
+        audit,
+        mutations: Vec::new(),
+        reinvoke: false,
+        bindings: Vec::new(),
+    })
+}
+
+fn mutating(
+    object: &api::Object<MutatingSpec>,
+    file: &str,
+    functions: &Context<'_>,
+) -> Result<Policy, String> {
+    let spec = &object.spec;
+    let params = param_kind(&spec.param_kind)?;
+    let mut compiler = Compiler {
+        functions,
+        params: params.is_some(),
+        messages: Messages::Mutation,
+        variables: Vec::new(),
+    };
+    let (conditions, variables) = compiler.common(&spec.match_conditions, &spec.variables)?;
+    if spec.mutations.is_empty() {
+        return Err("spec.mutations is required".into());
+    }
+    let mut mutations = Vec::new();
+    for (i, m) in spec.mutations.iter().enumerate() {
+        mutations.push(match (m.patch_type.as_str(), &m.apply_configuration, &m.json_patch) {
+            ("ApplyConfiguration", Some(a), None) => {
+                let c = compiler.compile(&format!("mutations[{i}].applyConfiguration.expression"), &a.expression)?;
+                if let Some(name) = c.message_type().filter(|n| *n != "Object") {
+                    return Err(format!("{}: must evaluate to Object but got {name}", c.place));
+                }
+                Patcher::Apply(c)
+            }
+            ("JSONPatch", None, Some(j)) => Patcher::JsonPatch(
+                compiler.compile(&format!("mutations[{i}].jsonPatch.expression"), &j.expression)?,
+            ),
+            (t, _, _) => {
+                return Err(format!(
+                    "mutations[{i}]: patchType {t:?} needs exactly its own field (applyConfiguration or jsonPatch)"
+                ));
+            }
+        });
+    }
+    let reinvoke = match spec.reinvocation_policy.as_deref() {
+        None | Some("Never") => false,
+        Some("IfNeeded") => true,
+        Some(other) => return Err(format!("reinvocationPolicy {other:?}: Never or IfNeeded")),
+    };
+    Ok(Policy {
+        name: object.metadata.name.clone(),
+        file: file.to_owned(),
+        param_kind: params,
+        constraints: constraints(&spec.match_constraints)?,
+        conditions,
+        variables,
+        fail: failure_policy(&spec.failure_policy)?,
+        validations: Vec::new(),
+        audit: Vec::new(),
+        mutations,
+        reinvoke,
+        bindings: Vec::new(),
+    })
+}
+
+fn binding(
+    name: String,
+    spec: BindingSpec,
+    validating: bool,
+    policy: &Policy,
+) -> Result<Binding, String> {
+    if let Some(m) = &spec.match_resources {
+        check_match(m)?;
+    }
+    // As the API server: a policy with a paramKind and a binding without a paramRef is
+    // evaluated with null params; a paramRef for a policy without a paramKind is ignored.
+    if let (Some(_), Some(r)) = (&policy.param_kind, &spec.param_ref) {
+        if r.name.is_some() == r.selector.is_some() {
+            return Err("paramRef needs exactly one of name and selector".into());
+        }
+        if let Some(s) = &r.selector {
+            check_selector(s)?;
+        }
+        match r.parameter_not_found_action.as_deref() {
+            Some("Allow") | Some("Deny") => {}
+            other => {
+                return Err(format!(
+                    "paramRef.parameterNotFoundAction {other:?}: Allow or Deny"
+                ));
+            }
+        }
+    }
+    let severity = if validating {
+        let actions = &spec.validation_actions;
+        if actions.is_empty() {
+            return Err("validationActions is required (Deny, Warn, Audit)".into());
+        }
+        let mut seen = BTreeSet::new();
+        for a in actions {
+            if !["Deny", "Warn", "Audit"].contains(&a.as_str()) || !seen.insert(a) {
+                return Err(format!("validationActions: {a:?} unknown or given twice"));
+            }
+        }
+        if seen.contains(&"Deny".to_owned()) && seen.contains(&"Warn".to_owned()) {
+            return Err("validationActions: Deny and Warn may not be used together".into());
+        }
+        if seen.contains(&"Deny".to_owned()) {
+            Severity::Error
+        } else if seen.contains(&"Warn".to_owned()) {
+            Severity::Warning
+        } else {
+            Severity::Info
+        }
+    } else {
+        if !spec.validation_actions.is_empty() {
+            return Err("validationActions belongs to ValidatingAdmissionPolicyBinding".into());
+        }
+        Severity::Error
+    };
+    Ok(Binding {
+        name,
+        param_ref: spec.param_ref,
+        resources: spec.match_resources,
+        severity,
+    })
+}

@@ -1,0 +1,94 @@
+//! What the host hands the runtime with every call (JSON): the phase, the policy files'
+//! objects, how the admission request looks, and the cost budgets.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Settings {
+    pub phase: Phase,
+    /// Every object of the policy files, in order: policies, bindings and parameters.
+    pub sources: Vec<Source>,
+    #[serde(default)]
+    pub admission: Admission,
+    #[serde(default)]
+    pub cost: Cost,
+    /// Evaluate this policy only (the host finds which policy exhausted the sandbox).
+    #[serde(default)]
+    pub only: Option<String>,
+}
+
+/// Which part of admission the call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// ValidatingAdmissionPolicies judge the final objects.
+    Validate,
+    /// MutatingAdmissionPolicies change the objects.
+    Mutate,
+    /// Once more, the MutatingAdmissionPolicies with `reinvocationPolicy: IfNeeded`, after
+    /// later mutations changed the objects.
+    Reinvoke,
+}
+
+/// One object of a policy file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// The file, for messages.
+    pub file: String,
+    pub object: Json,
+}
+
+/// How vf-post presents each object of the release to the policies: as a CREATE by this
+/// user, into these namespaces.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct Admission {
+    /// Where objects without `metadata.namespace` go (Helm's `--namespace`).
+    pub namespace: String,
+    /// Labels of namespaces the release does not create, by name.
+    pub namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// `request.userInfo`.
+    pub user_info: UserInfo,
+}
+
+impl Default for Admission {
+    fn default() -> Self {
+        Admission {
+            namespace: "default".into(),
+            namespace_labels: BTreeMap::new(),
+            user_info: UserInfo::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserInfo {
+    pub username: String,
+    pub uid: String,
+    pub groups: Vec<String>,
+}
+
+/// Cost budgets in the units of `cel::budget`, as Kubernetes bounds CEL: per expression, and
+/// per policy evaluation of one object.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct Cost {
+    pub per_expression: u64,
+    pub per_evaluation: u64,
+}
+
+impl Default for Cost {
+    /// Kubernetes' `PerCallLimit` and `RuntimeCELCostBudget`.
+    fn default() -> Self {
+        Cost {
+            per_expression: 1_000_000,
+            per_evaluation: 10_000_000,
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! JSON and CEL values, both ways, as Kubernetes converts them: JSON numbers are integers
+//! when they are whole and fit 64 bits, else doubles; CEL bytes are base64 in JSON, as
+//! `structpb` writes them; NaN and infinities have no JSON form.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use kube_cel::cel::Value;
+use kube_cel::cel::objects::{Key, Map};
+use serde_json::Value as Json;
+
+/// A JSON value as CEL sees it.
+pub fn to_cel(json: &Json) -> Value {
+    match json {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::Int(i),
+            (None, Some(u)) => Value::UInt(u),
+            _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Json::String(s) => Value::String(Arc::new(s.clone())),
+        Json::Array(items) => Value::List(Arc::new(items.iter().map(to_cel).collect())),
+        Json::Object(fields) => {
+            let map: HashMap<Key, Value> = fields
+                .iter()
+                .map(|(k, v)| (Key::String(Arc::new(k.clone())), to_cel(v)))
+                .collect();
+            Value::Map(Map { map: Arc::new(map) })
+        }
+    }
+}
+
+/// A CEL value as JSON, or why it has no JSON form. Map entries come out in key order, so
+/// the same value always gives the same JSON.
+pub fn to_json(value: &Value) -> Result<Json, String> {
+    Ok(match value {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int(i) => Json::from(*i),
+        Value::UInt(u) => Json::from(*u),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(Json::Number)
+            .ok_or_else(|| format!("{f} has no JSON form"))?,
+        Value::String(s) => Json::String(s.to_string()),
+        Value::Bytes(b) => {
+            Json::String(base64::engine::general_purpose::STANDARD.encode(b.as_slice()))
+        }
+        Value::List(items) => Json::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
+        Value::Map(map) => {
+            let mut entries: Vec<(String, Json)> = Vec::with_capacity(map.map.len());
+            for (key, value) in map.map.iter() {
+                let Key::String(name) = key else {
+                    return Err(format!(
+                        "a map key {key:?} that is not a string has no JSON form"
+                    ));
+                };
+                entries.push((name.to_string(), to_json(value)?));
+            }
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Json::Object(entries.into_iter().collect())
+        }
+        Value::Timestamp(t) => Json::String(t.to_rfc3339()),
+        Value::Duration(d) => Json::String(format!("{}s", d.num_milliseconds() as f64 / 1000.0)),
+        other => return Err(format!("a {} has no JSON form", type_name(other))),
+    })
+}
+
+/// A value's CEL type, for messages.
+pub fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Int(_) => "int",
+        Value::UInt(_) => "uint",
+        Value::Float(_) => "double",
+        Value::String(_) => "string",
+        Value::Bytes(_) => "bytes",
+        Value::List(_) => "list",
+        Value::Map(_) => "map",
+        Value::Timestamp(_) => "timestamp",
+        Value::Duration(_) => "duration",
+        _ => "opaque value",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_round_trips_through_cel() {
+        let object =
+            json!({"a": [1, -2, 3.5, "x", null, true], "b": {"c": 18446744073709551615u64}});
+        assert_eq!(to_json(&to_cel(&object)).unwrap(), object);
+    }
+
+    #[test]
+    fn what_json_cannot_hold_is_refused() {
+        assert!(to_json(&Value::Float(f64::NAN)).is_err());
+        let mut map = HashMap::new();
+        map.insert(Key::Int(1), Value::Null);
+        assert!(to_json(&Value::Map(Map { map: Arc::new(map) })).is_err());
+        assert_eq!(
+            to_json(&Value::Bytes(Arc::new(b"hi".to_vec()))).unwrap(),
+            json!("aGk=")
+        );
+    }
+}
