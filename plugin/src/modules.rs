@@ -99,17 +99,6 @@ impl Release {
         with_object: bool,
         with_secrets: bool,
     ) -> Vec<DocView> {
-        let secrets: &[String] = if with_secrets { &[] } else { &self.secrets };
-        let masked = |pairs: &[(String, String)]| -> Vec<(String, String)> {
-            pairs
-                .iter()
-                .map(|(k, v)| {
-                    let mut v = v.clone();
-                    redact::mask(&mut v, secrets);
-                    (k.clone(), v)
-                })
-                .collect()
-        };
         self.stream
             .documents()
             .iter()
@@ -127,16 +116,12 @@ impl Release {
                     kind: d.kind().to_owned(),
                     name: d.name().to_owned(),
                     namespace: d.namespace().map(str::to_owned),
-                    labels: masked(d.labels()),
-                    annotations: masked(d.annotations()),
+                    labels: d.labels().to_vec(),
+                    annotations: d.annotations().to_vec(),
                     object: match d.value() {
-                        Some(value)
-                            if with_object
-                                && !with_secrets
-                                && (!secrets.is_empty() || d.kind() == "Secret") =>
-                        {
+                        Some(value) if with_object && !with_secrets && d.kind() == "Secret" => {
                             let mut value = value.clone();
-                            redact::hide_from_module(&mut value, secrets);
+                            redact::hide_from_module(&mut value);
                             value.to_string()
                         }
                         Some(value) if with_object => value.to_string(),
@@ -170,6 +155,9 @@ impl Release {
             doc.keep_authored();
             let at = doc.at();
             let count = operations.len();
+            let secret_before = (doc.kind() == "Secret")
+                .then(|| doc.value().cloned())
+                .flatten();
             {
                 let mut edit = doc.value_mut().ok_or_else(|| {
                     Error::Config(format!(
@@ -182,6 +170,17 @@ impl Release {
                         message: format!("policy module {origin}: {message}"),
                     }
                 })?;
+            }
+            if let (Some(before), Some(after)) = (&secret_before, doc.value())
+                && let Some(field) = redact::mask_written(before, after)
+            {
+                return Err(Error::Patch {
+                    at,
+                    message: format!(
+                        "policy module {origin}: a patch writes {MASK} into the Secret's {field}: the mask it sees instead of Secret values (only modules configured with readSecrets: true see them)",
+                        MASK = redact::MASK
+                    ),
+                });
             }
             self.mutations.push(Mutation {
                 module: origin.to_owned(),

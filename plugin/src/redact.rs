@@ -2,7 +2,9 @@
 //! Secret's data and every inline secret of a Dapr Component is masked in every text of every
 //! finding, in the forms a module could write it to slip past a plain search (reversed, hex,
 //! base64, with zero-width characters between its letters). By default policy modules never
-//! see them either ([`hide_from_module`]).
+//! see a Secret's values either ([`hide_from_module`]); other objects they see as they are,
+//! since masking a Secret's value wherever it appears would let a chart blind every policy to
+//! any word (a Secret holding "Service" would hide every Service's kind).
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -131,18 +133,31 @@ pub fn mask_value(value: &mut Value, secrets: &[String]) {
     }
 }
 
-/// What a policy module sees of an object when it may not read secrets: a Secret's values
-/// replaced (its keys kept), and any secret copied elsewhere masked.
-pub fn hide_from_module(value: &mut Value, secrets: &[String]) {
-    if value.get("kind").and_then(Value::as_str) == Some("Secret") {
-        for key in ["data", "stringData"] {
-            if let Some(map) = value.get_mut(key).and_then(Value::as_object_mut) {
-                map.values_mut()
-                    .for_each(|v| *v = Value::String(MASK.into()));
-            }
+/// What a policy module sees of a Secret when it may not read secrets: its values replaced,
+/// its keys kept.
+pub fn hide_from_module(secret: &mut Value) {
+    for key in SECRET_FIELDS {
+        if let Some(map) = secret.get_mut(key).and_then(Value::as_object_mut) {
+            map.values_mut()
+                .for_each(|v| *v = Value::String(MASK.into()));
         }
     }
-    mask_value(value, secrets);
+}
+
+/// Where a Secret keeps its values.
+const SECRET_FIELDS: [&str; 2] = ["data", "stringData"];
+
+/// The first value of a Secret that a patch made hold the mask, if any: a module that saw
+/// the Secret masked and wrote from its view would ship `***` as the password.
+pub fn mask_written(before: &Value, after: &Value) -> Option<String> {
+    SECRET_FIELDS.iter().find_map(|field| {
+        let after = after.get(field)?.as_object()?;
+        after.iter().find_map(|(key, value)| {
+            let masked = |v: &Value| v.as_str().is_some_and(|v| v.contains(MASK));
+            let was = before.get(field).and_then(|m| m.get(key));
+            (masked(value) && !was.is_some_and(masked)).then(|| format!("{field}.{key}"))
+        })
+    })
 }
 
 /// Masks every secret in every text of the findings.
@@ -220,13 +235,16 @@ mod tests {
 
     #[test]
     fn modules_see_a_secrets_keys_not_its_values() {
-        let forms = written_forms("s3cr3t-value");
         let mut secret = json!({"kind": "Secret", "data": {"password": "czNjcjN0LXZhbHVl"}, "stringData": {"token": "s3cr3t-value"}});
-        hide_from_module(&mut secret, &forms);
+        let before = secret.clone();
+        hide_from_module(&mut secret);
         assert_eq!(secret["data"]["password"], MASK);
         assert_eq!(secret["stringData"]["token"], MASK);
-        let mut pod = json!({"kind": "Pod", "spec": {"env": [{"value": "s3cr3t-value"}]}});
-        hide_from_module(&mut pod, &forms);
-        assert_eq!(pod["spec"]["env"][0]["value"], MASK);
+        // Writing the masked view back is caught; keeping the real value is not.
+        assert_eq!(
+            mask_written(&before, &secret).as_deref(),
+            Some("data.password")
+        );
+        assert_eq!(mask_written(&before, &before), None);
     }
 }

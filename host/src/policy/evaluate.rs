@@ -5,6 +5,8 @@
 //! the final documents: the findings describe what leaves vf-post. Patches given in the
 //! validation phase are reported, never applied.
 
+use std::time::{Duration, Instant};
+
 use anyhow::{Result, anyhow};
 use vf_plugin::modules::{ModuleHit, ModulePatch};
 
@@ -151,8 +153,11 @@ fn run(
     Ok((hits, patches))
 }
 
-/// When the CEL runtime exhausts the sandbox (memory, time), the policy that did it: each is
-/// run alone until one fails too. The error names it.
+/// When the CEL runtime exhausts the sandbox (memory, time), the policy that did it, found
+/// by halving: the half of the policies that still exhausts it alone is searched further (the
+/// runtime then compiles only those), within five time limits of the sandbox all together
+/// (each step is bounded by one; a memory bomb may take most of one to fill the memory). The
+/// error names it, or says that no single policy did.
 fn culprit<T>(
     module: &PolicyModule,
     settings: &str,
@@ -162,13 +167,37 @@ fn culprit<T>(
     let Ok(serde_json::Value::Object(mut all)) = serde_json::from_str(settings) else {
         return error;
     };
-    for (name, what) in &module.policies {
-        all.insert("only".into(), serde_json::Value::String(name.clone()));
-        if call(&serde_json::Value::Object(all.clone()).to_string()).is_err() {
-            return error.context(format!("while evaluating {what}"));
+    let budget = 5 * module.bounds.timeout.unwrap_or(Duration::from_secs(2));
+    let started = Instant::now();
+    let mut fails = |names: &[(String, String)]| {
+        let only = names
+            .iter()
+            .map(|(name, _)| serde_json::Value::String(name.clone()))
+            .collect();
+        all.insert("only".into(), serde_json::Value::Array(only));
+        call(&serde_json::Value::Object(all.clone()).to_string()).is_err()
+    };
+    let mut suspects = module.policies.as_slice();
+    while suspects.len() > 1 {
+        if started.elapsed() > budget {
+            return error.context(
+                "while evaluating its policies (the search for the one to blame ran out of time)",
+            );
         }
+        let (first, second) = suspects.split_at(suspects.len() / 2);
+        suspects = if fails(first) {
+            first
+        } else if fails(second) {
+            second
+        } else {
+            return error
+                .context("while evaluating its policies together (no half exhausts it alone)");
+        };
     }
-    error
+    match suspects {
+        [(_, what)] => error.context(format!("while evaluating {what}")),
+        _ => error,
+    }
 }
 
 /// Texts longer than these, or more findings and patches than the sandbox allows, end the run

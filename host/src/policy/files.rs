@@ -67,24 +67,28 @@ pub fn read(
             .unwrap_or(&file)
             .display()
             .to_string();
-        let size = std::fs::metadata(&file)
-            .map_err(|e| anyhow!("policy file {shown}: cannot read: {e}"))?
-            .len();
-        if size > MAX_FILE {
-            bail!(
-                "policy file {shown} is {} KiB, more than the {} KiB allowed",
-                size >> 10,
-                MAX_FILE >> 10
-            );
+        let meta = std::fs::metadata(&file)
+            .map_err(|e| anyhow!("policy file {shown}: cannot read: {e}"))?;
+        // A device or a pipe (through a symbolic link in a directory, say) would read forever
+        // or block: only regular files are policy files.
+        if !meta.is_file() {
+            bail!("policy file {shown} is not a regular file");
         }
-        *read += size;
+        let bytes = read_at_most(&file, MAX_FILE)
+            .map_err(|e| anyhow!("policy file {shown}: {e}"))?
+            .ok_or_else(|| {
+                anyhow!(
+                    "policy file {shown} is more than the {} KiB allowed",
+                    MAX_FILE >> 10
+                )
+            })?;
+        *read += bytes.len() as u64;
         if *read > MAX_TOTAL {
             bail!(
                 "policy files: more than {} MiB together (at {shown})",
                 MAX_TOTAL >> 20
             );
         }
-        let bytes = std::fs::read(&file).map_err(|e| anyhow!("policy file {shown}: {e}"))?;
         if let Some(pin) = &entry.sha256 {
             let sha256 = format!("{:x}", Sha256::digest(&bytes));
             if !pin.eq_ignore_ascii_case(&sha256) {
@@ -96,6 +100,17 @@ pub fn read(
         sources.extend(objects(&shown, bytes)?);
     }
     Ok(sources)
+}
+
+/// The file's bytes, or `None` if it holds more than `limit` (the size its metadata claims is
+/// not trusted: a file can grow while it is read).
+fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
 
 /// The objects of one file, `List` items each on their own.
@@ -132,6 +147,23 @@ fn objects(file: &str, bytes: Vec<u8>) -> Result<Vec<Source>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn devices_pipes_and_oversized_files_are_refused_unread() {
+        let dir = std::env::temp_dir().join(format!("vf-post-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zero.yaml")).unwrap();
+        let entry = |path: &str| vf_plugin::config::PolicyRef {
+            path: path.into(),
+            sha256: None,
+        };
+        let err = read(&entry("zero.yaml"), &dir, &mut 0).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        std::fs::write(dir.join("big.yaml"), vec![b'#'; (MAX_FILE + 1) as usize]).unwrap();
+        let err = read(&entry("big.yaml"), &dir, &mut 0).unwrap_err();
+        assert!(err.to_string().contains("more than the 4096 KiB"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn lists_are_flattened_and_odd_yaml_is_refused_as_for_charts() {

@@ -160,7 +160,7 @@ impl Run<'_> {
         self.settings
             .only
             .as_ref()
-            .is_none_or(|only| *only == policy.name)
+            .is_none_or(|only| only.contains(&policy.name))
     }
 
     /// Every binding of one mutating policy on `current`; whether it changed it.
@@ -237,23 +237,36 @@ impl Run<'_> {
 
     /// Parameter objects of `kind` the reference names: from the policy files and the
     /// release, by name or selector, in the reference's namespace, else the object's
-    /// (a parameter object without a namespace is found from any).
+    /// (a policy file's parameter object without a namespace is found from any).
     fn params<'p>(&'p self, api: &str, kind: &str, r: &ParamRef, target: &Target) -> Vec<&'p Json> {
         let namespace = r
             .namespace
             .clone()
             .unwrap_or_else(|| target.namespace.clone());
-        self.set
-            .params
-            .iter()
-            .chain(self.docs.iter().map(|d| &d.object))
-            .filter(|p| p.get("apiVersion").and_then(Json::as_str) == Some(api))
-            .filter(|p| p.get("kind").and_then(Json::as_str) == Some(kind))
-            .filter(|p| {
-                let meta = p.get("metadata");
-                let ns = meta.and_then(|m| m.get("namespace")).and_then(Json::as_str);
-                ns.is_none_or(|ns| ns == namespace)
-            })
+        let namespace_of = |p: &Json| {
+            p.get("metadata")
+                .and_then(|m| m.get("namespace"))
+                .and_then(Json::as_str)
+                .map(str::to_owned)
+        };
+        // A policy file's parameter object without a namespace serves every namespace; the
+        // release's objects are where Helm puts them (its namespace when they name none).
+        let from_files = self.set.params.iter().map(|p| (p, namespace_of(p)));
+        let from_release = self.docs.iter().map(|d| {
+            let ns = namespace_of(&d.object).or_else(|| {
+                self.cluster
+                    .target(&d.object)
+                    .filter(|t| t.namespaced != Some(false))
+                    .map(|t| t.namespace)
+            });
+            (&d.object, ns)
+        });
+        from_files
+            .chain(from_release)
+            .filter(|(p, _)| p.get("apiVersion").and_then(Json::as_str) == Some(api))
+            .filter(|(p, _)| p.get("kind").and_then(Json::as_str) == Some(kind))
+            .filter(|(_, ns)| ns.as_deref().is_none_or(|ns| ns == namespace))
+            .map(|(p, _)| p)
             .filter(|p| {
                 let meta = p.get("metadata");
                 match (&r.name, &r.selector) {
@@ -312,7 +325,7 @@ impl Run<'_> {
     fn request(&self, t: &Target) -> Json {
         let kind = serde_json::json!({"group": t.group, "version": t.version, "kind": t.kind});
         let resource =
-            serde_json::json!({"group": t.group, "version": t.version, "resource": t.resource});
+            serde_json::json!({"group": t.group, "version": t.version, "resource": t.resources[0]});
         serde_json::json!({
             "kind": kind,
             "resource": resource,
@@ -476,26 +489,32 @@ impl Run<'_> {
         doc: &Doc,
         findings: &mut Vec<Finding>,
     ) -> bool {
+        // As the API server: any condition false skips the policy, errors or not; else the
+        // first error is a failure of the policy; else it applies.
+        let mut error = None;
         for condition in &eval.policy.conditions {
             match self.run(condition, ctx, eval, &BTreeMap::new()) {
                 Ok(Value::Bool(true)) => {}
                 Ok(Value::Bool(false)) => return false,
                 Ok(other) => {
-                    let why = format!(
+                    error.get_or_insert(format!(
                         "{}: returned {}, not a bool",
                         condition.place,
                         value::type_name(&other)
-                    );
-                    failure(eval, doc, why, findings);
-                    return false;
+                    ));
                 }
                 Err(e) => {
-                    failure(eval, doc, e, findings);
-                    return false;
+                    error.get_or_insert(e);
                 }
             }
         }
-        true
+        match error {
+            Some(why) => {
+                failure(eval, doc, why, findings);
+                false
+            }
+            None => true,
+        }
     }
 
     /// The policy's mutations on `object` in order, each seeing the last one's result; the

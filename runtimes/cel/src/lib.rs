@@ -36,7 +36,13 @@ pub fn functions() -> Context<'static> {
 
 /// Reads settings JSON and compiles its policies.
 pub fn load(settings: &str, functions: &Context<'_>) -> Result<(Settings, PolicySet), String> {
-    let settings: Settings = from_host_json(settings).map_err(|e| format!("settings: {e}"))?;
+    let mut settings: Settings = from_host_json(settings).map_err(|e| format!("settings: {e}"))?;
+    if let Some(only) = settings.only.clone() {
+        // The host isolates policies: compile them, their bindings and the parameters alone.
+        settings
+            .sources
+            .retain(|s| only.iter().any(|name| policy::concerns(&s.object, name)));
+    }
     let set = PolicySet::compile(&settings.sources, functions)?;
     Ok((settings, set))
 }

@@ -14,8 +14,11 @@ pub struct Target {
     pub group: String,
     pub version: String,
     pub kind: String,
-    pub resource: String,
-    pub namespaced: bool,
+    /// The resource's plural name; for a kind of a group neither built in nor defined by the
+    /// release, every plural the cluster could serve it as (its CRD decides, and is not here).
+    pub resources: Vec<String>,
+    /// Whether the resource is namespaced; `None` where its CRD is not in the release.
+    pub namespaced: Option<bool>,
     pub name: String,
     /// Empty for cluster-scoped objects.
     pub namespace: String,
@@ -79,30 +82,32 @@ impl Cluster {
             Some((g, v)) => (g.to_owned(), v.to_owned()),
             None => (String::new(), api.to_owned()),
         };
-        let (resource, namespaced) = match self.custom.get(&(group.clone(), kind.clone())) {
-            Some((plural, namespaced)) => (plural.clone(), *namespaced),
-            None => builtin(&group, &kind).unwrap_or_else(|| {
-                let namespaced = object
-                    .get("metadata")
-                    .and_then(|m| m.get("namespace"))
-                    .is_some()
-                    || !CLUSTER_KINDS.contains(&kind.as_str());
-                (guess_resource(&kind), namespaced)
-            }),
+        // A built-in group's kinds are the API server's own: a CRD cannot redefine them.
+        let custom = (!BUILTIN_GROUPS.contains(&group.as_str()))
+            .then(|| self.custom.get(&(group.clone(), kind.clone())))
+            .flatten();
+        let (resources, namespaced) = match custom {
+            Some((plural, namespaced)) => (vec![plural.clone()], Some(*namespaced)),
+            None if BUILTIN_GROUPS.contains(&group.as_str()) => (
+                vec![builtin_resource(&group, &kind)],
+                Some(!CLUSTER_KINDS.contains(&kind.as_str())),
+            ),
+            None => (plurals(&kind), None),
         };
-        let namespace = if namespaced {
+        // The API server clears metadata.namespace of a cluster-scoped object.
+        let namespace = if namespaced == Some(false) {
+            String::new()
+        } else {
             match str_at(object, &["metadata", "namespace"]) {
                 "" => self.default_namespace.clone(),
                 ns => ns.to_owned(),
             }
-        } else {
-            String::new()
         };
         Some(Target {
             group,
             version,
             kind,
-            resource,
+            resources,
             namespaced,
             name: str_at(object, &["metadata", "name"]).to_owned(),
             namespace,
@@ -190,7 +195,7 @@ pub fn matches(
     if let Some(selector) = &constraints.namespace_selector {
         // The API server: a cluster-scoped object that is not a namespace is never exempted;
         // a namespace is judged by its own labels.
-        let labels = if target.resource == "namespaces" && target.group.is_empty() {
+        let labels = if target.resources[0] == "namespaces" && target.group.is_empty() {
             let mut own = target.labels.clone();
             own.insert("kubernetes.io/metadata.name".into(), target.name.clone());
             Some(own)
@@ -220,11 +225,13 @@ fn rule_matches(rule: &ResourceRule, target: &Target, equivalent: bool) -> bool 
     // resource too (`*` matches the empty subresource).
     let resource = rule.resources.iter().any(|r| {
         let (res, sub) = r.split_once('/').unwrap_or((r, ""));
-        (res == "*" || res == target.resource) && (sub == "*" || sub.is_empty())
+        (res == "*" || target.resources.iter().any(|t| t == res)) && (sub == "*" || sub.is_empty())
     });
-    let scope = match rule.scope.as_deref() {
-        Some("Cluster") => !target.namespaced,
-        Some("Namespaced") => target.namespaced,
+    // A resource of unknown scope matches either: passing what the cluster denies is worse
+    // than evaluating a policy the cluster would skip.
+    let scope = match (rule.scope.as_deref(), target.namespaced) {
+        (Some("Cluster"), Some(namespaced)) => !namespaced,
+        (Some("Namespaced"), Some(namespaced)) => namespaced,
         _ => true,
     };
     let names = rule.resource_names.is_empty() || rule.resource_names.contains(&target.name);
@@ -286,6 +293,51 @@ fn guess_resource(kind: &str) -> String {
     }
 }
 
+/// The plurals a CRD could give a kind vf-post has no definition of: apimachinery's guess,
+/// English after a vowel's `y` (`gateways`, not `gatewaies`), and a plain `s`.
+fn plurals(kind: &str) -> Vec<String> {
+    let singular = kind.to_ascii_lowercase();
+    let mut out = vec![guess_resource(kind), format!("{singular}s")];
+    out.dedup();
+    out
+}
+
+/// The resource of a built-in kind.
+fn builtin_resource(group: &str, kind: &str) -> String {
+    match (group, kind) {
+        ("", "Endpoints") => "endpoints".into(),
+        ("", "ComponentStatus") => "componentstatuses".into(),
+        _ => guess_resource(kind),
+    }
+}
+
+/// The API groups Kubernetes itself serves.
+const BUILTIN_GROUPS: &[&str] = &[
+    "",
+    "admissionregistration.k8s.io",
+    "apiextensions.k8s.io",
+    "apiregistration.k8s.io",
+    "apps",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
+    "autoscaling",
+    "batch",
+    "certificates.k8s.io",
+    "coordination.k8s.io",
+    "discovery.k8s.io",
+    "events.k8s.io",
+    "flowcontrol.apiserver.k8s.io",
+    "internal.apiserver.k8s.io",
+    "networking.k8s.io",
+    "node.k8s.io",
+    "policy",
+    "rbac.authorization.k8s.io",
+    "resource.k8s.io",
+    "scheduling.k8s.io",
+    "storage.k8s.io",
+    "storagemigration.k8s.io",
+];
+
 /// Cluster-scoped kinds of the built-in API (and Dapr's none): everything else is namespaced.
 const CLUSTER_KINDS: &[&str] = &[
     "Namespace",
@@ -316,18 +368,11 @@ const CLUSTER_KINDS: &[&str] = &[
     "DeviceClass",
     "IPAddress",
     "ServiceCIDR",
+    "VolumeAttributesClass",
+    "ResourceSlice",
+    "StorageVersionMigration",
+    "StorageVersion",
 ];
-
-/// Built-in kinds whose resource is not the guessed plural, by group: (resource, namespaced).
-fn builtin(group: &str, kind: &str) -> Option<(String, bool)> {
-    let namespaced = !CLUSTER_KINDS.contains(&kind);
-    let resource = match (group, kind) {
-        ("", "Endpoints") => "endpoints",
-        ("", "ComponentStatus") => "componentstatuses",
-        _ => return None,
-    };
-    Some((resource.to_owned(), namespaced))
-}
 
 #[cfg(test)]
 mod tests {
@@ -353,7 +398,7 @@ mod tests {
         let deployment =
             json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a"}});
         let target = cluster.target(&deployment).unwrap();
-        assert_eq!(target.resource, "deployments");
+        assert_eq!(target.resources, ["deployments"]);
         assert_eq!(target.namespace, "default");
         for (resources, expected) in [
             (&["deployments"][..], true),
@@ -393,9 +438,32 @@ mod tests {
             json!({"apiVersion": "example.com/v1", "kind": "Octopus", "metadata": {"name": "o"}});
         let target = cluster.target(&octopus).unwrap();
         assert_eq!(
-            (target.resource.as_str(), target.namespaced),
-            ("octopi", false)
+            (target.resources.as_slice(), target.namespaced),
+            (&["octopi".to_owned()][..], Some(false))
         );
+        // No CRD in the release: every plural the cluster could use, scope unknown.
+        let gateway = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "g"}});
+        let target = cluster.target(&gateway).unwrap();
+        assert_eq!(target.resources, ["gatewaies", "gateways"]);
+        assert_eq!(target.namespaced, None);
+        let mut cluster_scoped = rule(&["gateways"]);
+        cluster_scoped.api_groups = vec!["*".into()];
+        cluster_scoped.scope = Some("Cluster".into());
+        assert!(rule_matches(&cluster_scoped, &target, true));
+        // A CRD cannot redefine a built-in kind; a cluster-scoped object has no namespace,
+        // whatever its metadata says.
+        cluster.learn(&json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "shadows.rbac.authorization.k8s.io"},
+            "spec": {"group": "rbac.authorization.k8s.io", "scope": "Namespaced", "names": {"kind": "ClusterRole", "plural": "shadows"}}
+        }));
+        let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "r", "namespace": "virtufin"}});
+        let target = cluster.target(&role).unwrap();
+        assert_eq!(
+            (target.resources.as_slice(), target.namespaced),
+            (&["clusterroles".to_owned()][..], Some(false))
+        );
+        assert_eq!(target.namespace, "");
     }
 
     #[test]

@@ -77,6 +77,29 @@ const ADMISSION: [&str; 2] = [
     "admissionregistration.k8s.io/v1beta1",
 ];
 
+/// The kinds of admissionregistration vf-post evaluates.
+const POLICY_KINDS: [&str; 4] = [
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
+];
+
+/// Whether a policy file's object is needed to evaluate the policy `name` without others: the
+/// policy, its bindings, and every other object (parameters).
+pub fn concerns(object: &Json, name: &str) -> bool {
+    let at = |path: &str| object.pointer(path).and_then(Json::as_str);
+    match at("/kind") {
+        Some("ValidatingAdmissionPolicy" | "MutatingAdmissionPolicy") => {
+            at("/metadata/name") == Some(name)
+        }
+        Some("ValidatingAdmissionPolicyBinding" | "MutatingAdmissionPolicyBinding") => {
+            at("/spec/policyName") == Some(name)
+        }
+        _ => true,
+    }
+}
+
 impl PolicySet {
     /// Reads and compiles the files' objects.
     pub fn compile(sources: &[Source], functions: &Context<'_>) -> Result<PolicySet, String> {
@@ -105,10 +128,19 @@ impl PolicySet {
                 .unwrap_or_default()
                 .to_owned();
             let at = format!("{}: {kind} {name:?}", source.file);
+            let policy_kind = POLICY_KINDS.contains(&kind);
             if !ADMISSION.contains(&api_version) {
+                if policy_kind {
+                    // Read as a parameter object, it would be a policy silently not enforced.
+                    return Err(format!(
+                        "{at}: apiVersion {api_version:?}: vf-post reads {} (convert older versions first)",
+                        ADMISSION.join(" and ")
+                    ));
+                }
                 set.params.push(source.object.clone());
                 continue;
             }
+
             if name.is_empty() {
                 return Err(format!("{}: a {kind} without metadata.name", source.file));
             }
@@ -143,7 +175,14 @@ impl PolicySet {
                 return Err(format!("{}: two policies named {:?}", p.file, p.name));
             }
         }
+        let mut binding_names = BTreeSet::new();
         for (name, at, validating, spec, _) in bindings {
+            if !is_dns_subdomain(&name) {
+                return Err(format!("{at}: metadata.name is not a DNS subdomain name"));
+            }
+            if !binding_names.insert((validating, name.clone())) {
+                return Err(format!("{at}: two bindings named {name:?}"));
+            }
             let policies = if validating {
                 &mut set.validating
             } else {
@@ -235,6 +274,48 @@ fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A Kubernetes object name: lower-case alphanumerics, `-` and `.`, at most 253 characters.
+fn is_dns_subdomain(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+/// A resource rule as the API server validates it: nothing it would refuse is read as a
+/// rule that silently matches nothing.
+fn check_rule(rule: &crate::api::ResourceRule) -> Result<(), String> {
+    for (field, values) in [
+        ("operations", &rule.operations),
+        ("apiGroups", &rule.api_groups),
+        ("apiVersions", &rule.api_versions),
+        ("resources", &rule.resources),
+    ] {
+        if values.is_empty() {
+            return Err(format!("{field} is required"));
+        }
+    }
+    if let Some(op) = rule.operations.iter().find(|op| {
+        !matches!(
+            op.as_str(),
+            "*" | "CREATE" | "UPDATE" | "DELETE" | "CONNECT"
+        )
+    }) {
+        return Err(format!(
+            "operation {op:?}: one of CREATE, UPDATE, DELETE, CONNECT or *"
+        ));
+    }
+    match rule.scope.as_deref() {
+        None | Some("*" | "Cluster" | "Namespaced") => Ok(()),
+        Some(other) => Err(format!("scope {other:?}: Cluster, Namespaced or *")),
+    }
+}
+
 fn constraints(m: &Option<MatchResources>) -> Result<MatchResources, String> {
     let m = m.clone().ok_or("spec.matchConstraints is required")?;
     if m.resource_rules.is_empty() {
@@ -250,6 +331,14 @@ fn check_match(m: &MatchResources) -> Result<(), String> {
         .flatten()
     {
         check_selector(selector)?;
+    }
+    for (field, rules) in [
+        ("resourceRules", &m.resource_rules),
+        ("excludeResourceRules", &m.exclude_resource_rules),
+    ] {
+        for (i, rule) in rules.iter().enumerate() {
+            check_rule(rule).map_err(|e| format!("{field}[{i}]: {e}"))?;
+        }
     }
     match m.match_policy.as_deref() {
         None | Some("Exact") | Some("Equivalent") => Ok(()),
@@ -326,9 +415,16 @@ fn validating(
     let mut audit = Vec::new();
     let mut keys = BTreeSet::new();
     for (i, a) in spec.audit_annotations.iter().enumerate() {
-        if a.key.is_empty() || !keys.insert(&a.key) {
+        // As the API server: a qualified name's part, so `<policy>/<key>` is an annotation key.
+        let part = a.key.len() <= 63
+            && a.key.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && a.key.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && a.key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !part || !keys.insert(&a.key) {
             return Err(format!(
-                "auditAnnotations[{i}].key {:?}: empty or used twice",
+                "auditAnnotations[{i}].key {:?}: not a qualified name (alphanumerics, '-', '_', '.', at most 63) or used twice",
                 a.key
             ));
         }

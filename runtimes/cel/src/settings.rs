@@ -16,9 +16,9 @@ pub struct Settings {
     pub admission: Admission,
     #[serde(default)]
     pub cost: Cost,
-    /// Evaluate this policy only (the host finds which policy exhausted the sandbox).
+    /// Evaluate these policies only (the host finds which policy exhausted the sandbox).
     #[serde(default)]
-    pub only: Option<String>,
+    pub only: Option<Vec<String>>,
 }
 
 /// Which part of admission the call is.

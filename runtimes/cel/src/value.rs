@@ -1,5 +1,6 @@
-//! JSON and CEL values, both ways, as Kubernetes converts them: JSON numbers are integers
-//! when they are whole and fit 64 bits, else doubles; CEL bytes are base64 in JSON, as
+//! JSON and CEL values, both ways, as Kubernetes converts them: a number is an integer when it
+//! is whole and fits int64, else a double (YAML's `0.0` reaches the API server as JSON `0`,
+//! Go's encoding of a whole float64, and is decoded as int64; nothing decodes to uint); CEL bytes are base64 in JSON, as
 //! `structpb` writes them; NaN and infinities have no JSON form.
 
 use std::collections::HashMap;
@@ -10,15 +11,26 @@ use kube_cel::cel::Value;
 use kube_cel::cel::objects::{Key, Map};
 use serde_json::Value as Json;
 
+/// A number that is not an int64 in JSON, as the API server decodes Go's JSON of it: Go
+/// writes a whole float64 below 1e21 without a fraction or exponent, and apimachinery reads
+/// such digits as int64 when they fit.
+fn number(f: f64) -> Value {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if f.fract() == 0.0 && f.abs() < 1e21 && (-TWO_63..TWO_63).contains(&f) {
+        Value::Int(f as i64)
+    } else {
+        Value::Float(f)
+    }
+}
+
 /// A JSON value as CEL sees it.
 pub fn to_cel(json: &Json) -> Value {
     match json {
         Json::Null => Value::Null,
         Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => Value::Int(i),
-            (None, Some(u)) => Value::UInt(u),
-            _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => number(n.as_f64().unwrap_or(f64::NAN)),
         },
         Json::String(s) => Value::String(Arc::new(s.clone())),
         Json::Array(items) => Value::List(Arc::new(items.iter().map(to_cel).collect())),
@@ -92,9 +104,22 @@ mod tests {
 
     #[test]
     fn json_round_trips_through_cel() {
-        let object =
-            json!({"a": [1, -2, 3.5, "x", null, true], "b": {"c": 18446744073709551615u64}});
+        let object = json!({"a": [1, -2, 3.5, "x", null, true], "b": {"c": {"d": 1.5e300}}});
         assert_eq!(to_json(&to_cel(&object)).unwrap(), object);
+    }
+
+    #[test]
+    fn numbers_are_what_the_api_server_decodes() {
+        assert_eq!(to_cel(&json!(0.0)), Value::Int(0));
+        assert_eq!(to_cel(&json!(-0.0)), Value::Int(0));
+        assert_eq!(to_cel(&json!(1e18)), Value::Int(1_000_000_000_000_000_000));
+        assert_eq!(to_cel(&json!(1e20)), Value::Float(1e20));
+        assert_eq!(to_cel(&json!(1e21)), Value::Float(1e21));
+        assert_eq!(
+            to_cel(&json!(18446744073709551615u64)),
+            Value::Float(1.8446744073709552e19)
+        );
+        assert_eq!(to_cel(&json!(0.5)), Value::Float(0.5));
     }
 
     #[test]

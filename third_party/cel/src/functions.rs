@@ -77,7 +77,8 @@ pub fn size(ftx: &FunctionContext, This(this): This<Value>) -> Result<i64> {
     let size = match this {
         Value::List(l) => l.len(),
         Value::Map(m) => m.map.len(),
-        Value::String(s) => s.len(),
+        // vf-post: a string's size is its code points, as the CEL spec and cel-go count.
+        Value::String(s) => s.chars().count(),
         Value::Bytes(b) => b.len(),
         value => return Err(ftx.error(format!("cannot determine the size of {value:?}"))),
     };
@@ -538,6 +539,7 @@ mod tests {
             ("size of bytes", "size(b'foo') == 3"),
             ("size as a list method", "[1, 2, 3].size() == 3"),
             ("size as a string method", "'foobar'.size() == 6"),
+            ("size counts code points", "'日本語'.size() == 3"),
         ]
         .iter()
         .for_each(assert_script);
