@@ -72,15 +72,17 @@ pub fn modules(
 }
 
 /// A rule id names one rule: exemptions, severities and reports could not tell two apart.
-/// The same module configured twice (for two teams, say) declares the same rules, which is fine.
+/// The same module configured twice (for two teams, or with other settings) declares the same
+/// rules, which is fine; two admission policies of one name are not.
 fn unique_rules(modules: &[load::PolicyModule]) -> anyhow::Result<()> {
     let mut owner: std::collections::BTreeMap<&str, &load::PolicyModule> = Default::default();
     for module in modules {
         for rule in &module.loaded.metadata.rules {
             match owner.insert(rule.id.as_str(), module) {
+                // Admission policies are rules of their own, whichever module runs them.
                 Some(other)
                     if other.loaded.sha256 != module.loaded.sha256
-                        || other.settings != module.settings && other.mutate == module.mutate =>
+                        || !module.policies.is_empty() =>
                 {
                     anyhow::bail!(
                         "policy modules {} and {} both declare rule {}; rule ids must be unique (prefix them, e.g. `payments-{}`)",

@@ -362,6 +362,21 @@ fn rule_ids_are_unique_across_modules() {
         ),
         "{err}"
     );
+    // One module twice, with other settings (as for two teams), is one set of rules.
+    std::fs::write(
+        &config,
+        format!(
+            "modules:\n  - name: labels\n    path: {0}\n    sha256: {1}\n    settings: {{labels: [team]}}\n  - name: cost\n    path: {0}\n    sha256: {1}\n    settings: {{annotations: [cost-center]}}\n",
+            labels.display(),
+            sha(&labels),
+        ),
+    )
+    .unwrap();
+    let out = env.run(
+        &["--audit", "--config", config.to_str().unwrap()],
+        WEB.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 /// A module cannot waive what it brings about, nor move an object to a laxer team: exemptions
