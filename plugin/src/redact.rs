@@ -79,9 +79,12 @@ pub fn secret_values(docs: &[Document]) -> Vec<String> {
         secret.retain(|c| !invisible(c));
     }
     out.retain(|v| v.trim().chars().count() >= MIN_LEN);
+    // Longest first, so that a secret containing another is masked whole; each form once (a
+    // release repeats its Secrets' values, and every form costs a search of every text).
     let mut forms: Vec<String> = out.iter().flat_map(|s| written_forms(s)).collect();
-    forms.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    forms.sort_unstable();
     forms.dedup();
+    forms.sort_by_key(|v| std::cmp::Reverse(v.len()));
     forms
 }
 
