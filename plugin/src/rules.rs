@@ -184,10 +184,12 @@ impl<'a> Pod<'a> {
 /// The team an object belongs to: the first whose namespaces or labels match (the labels the
 /// chart gave it, whatever a policy module changed).
 pub fn team_of<'c>(config: &'c Config, doc: &Document) -> Option<&'c Team> {
+    // An object without a namespace lands where Helm installs the release, which the
+    // configuration names (`admission.namespace`): leaving the namespace out of a chart must
+    // not leave its objects out of their team's policies.
+    let namespace = doc.namespace().unwrap_or(&config.admission.namespace);
     config.teams.iter().find(|team| {
-        let by_namespace = doc
-            .namespace()
-            .is_some_and(|ns| team.namespaces.iter().any(|t| t == ns));
+        let by_namespace = team.namespaces.iter().any(|t| t == namespace);
         let by_labels = !team.labels.is_empty()
             && team
                 .labels
