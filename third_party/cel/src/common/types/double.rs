@@ -57,9 +57,8 @@ impl Val for Double {
     }
 
     fn equals(&self, other: &dyn Val) -> bool {
-        other
-            .downcast_ref::<Self>()
-            .is_some_and(|other| self.0 == other.0)
+        // vf-post: numbers of other numeric types are equal by value, as in cel-go.
+        super::numeric::equal(self, other)
     }
 
     fn clone_as_boxed(&self) -> Box<dyn Val> {

@@ -10,6 +10,7 @@ mod int;
 mod list;
 mod map;
 mod null;
+mod numeric;
 mod optional;
 mod string;
 #[cfg(feature = "chrono")]
