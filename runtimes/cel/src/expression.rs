@@ -272,11 +272,9 @@ impl Walk<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kube_cel::KubeCelExt as _;
 
     fn check(source: &str, messages: Messages) -> Result<Compiled, String> {
-        let mut functions = Context::default();
-        functions.register_all();
+        let functions = crate::functions();
         let variables = vec!["known".to_owned()];
         let scope = Scope {
             functions: &functions,
@@ -310,6 +308,7 @@ mod tests {
         let err = check("type(object) == string", Messages::None).unwrap_err();
         assert!(err.contains("calls `type`"), "{err}");
         assert!(check("object.?spec.?replicas.orValue(1) > 0", Messages::None).is_ok());
+        assert!(check("dyn(object.spec.replicas) > 0", Messages::None).is_ok());
     }
 
     #[test]

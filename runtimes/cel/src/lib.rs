@@ -31,7 +31,17 @@ pub use settings::Settings;
 pub fn functions() -> Context<'static> {
     let mut ctx = Context::default();
     ctx.register_all();
+    // `dyn(x)` only tells cel-go's type checker to stop checking; its value is `x`.
+    ctx.add_function("dyn", dyn_value);
     ctx
+}
+
+/// `dyn(x)`: `x`.
+fn dyn_value(
+    _: &kube_cel::cel::FunctionContext,
+    value: kube_cel::cel::Value,
+) -> kube_cel::cel::ResolveResult {
+    Ok(value)
 }
 
 /// Reads settings JSON and compiles its policies.

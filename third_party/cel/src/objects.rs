@@ -1408,6 +1408,13 @@ impl Value {
                         EntryExpr::MapEntry(e) => (&e.key, &e.value, e.optional),
                     };
                     let key: CelMapKey = Value::resolve_val(k, ctx)?.into_owned().try_into()?;
+                    // vf-post: a key given twice is an error, as in cel-go.
+                    if map.contains_key(&key) {
+                        return Err(ExecutionError::function_error(
+                            "map",
+                            format!("duplicate key {key:?} in a map literal"),
+                        ));
+                    }
                     // todo do not clone if not needed!
                     let value = Value::resolve_val(v, ctx)?.into_owned();
 
@@ -1731,6 +1738,15 @@ mod tests {
     use crate::{objects::Key, Context, ExecutionError, Program, Value};
     use std::collections::HashMap;
     use std::sync::Arc;
+
+    #[test]
+    fn a_map_literal_with_a_key_twice_is_an_error() {
+        let context = Context::default();
+        let program = Program::compile("{'a': 1, 'a': 2}").unwrap();
+        assert!(program.execute(&context).is_err());
+        let program = Program::compile("{'a': 1, 'b': 2}.size() == 2").unwrap();
+        assert_eq!(program.execute(&context).unwrap(), true.into());
+    }
 
     #[test]
     fn test_indexed_map_access() {
