@@ -104,6 +104,17 @@ struct Evaluation<'a> {
     spent: u64,
 }
 
+impl<'a> Evaluation<'a> {
+    fn new(policy: &'a Policy, binding: &'a Binding, params: Option<&'a Json>) -> Self {
+        Evaluation {
+            policy,
+            binding,
+            params,
+            spent: 0,
+        }
+    }
+}
+
 impl Run<'_> {
     fn validate(&self, doc: &Doc, findings: &mut Vec<Finding>) {
         let Some(target) = self.cluster.target(&doc.object) else {
@@ -114,12 +125,7 @@ impl Run<'_> {
         let scope = std::cell::OnceCell::new();
         for policy in self.set.validating.iter().filter(|p| self.wanted(p)) {
             for (binding, params) in self.bound(policy, &target, doc, findings) {
-                let mut eval = Evaluation {
-                    policy,
-                    binding,
-                    params,
-                    spent: 0,
-                };
+                let mut eval = Evaluation::new(policy, binding, params);
                 let scope = scope.get_or_init(|| self.scope(&doc.object, &target));
                 self.validate_one(&mut eval, scope, doc, findings);
             }
@@ -176,12 +182,7 @@ impl Run<'_> {
         };
         let before = current.clone();
         for (binding, params) in self.bound(policy, &target, doc, findings) {
-            let mut eval = Evaluation {
-                policy,
-                binding,
-                params,
-                spent: 0,
-            };
+            let mut eval = Evaluation::new(policy, binding, params);
             if let Some(next) = self.mutate_one(&mut eval, &target, current, doc, findings) {
                 *current = next;
             }
@@ -217,12 +218,7 @@ impl Run<'_> {
             let found = self.params(api, kind, param_ref, target);
             if found.is_empty() {
                 if param_ref.parameter_not_found_action.as_deref() == Some("Deny") {
-                    let eval = Evaluation {
-                        policy,
-                        binding,
-                        params: None,
-                        spent: 0,
-                    };
+                    let eval = Evaluation::new(policy, binding, None);
                     let why = format!(
                         "no {kind} parameters found for the binding (parameterNotFoundAction: Deny)"
                     );

@@ -214,7 +214,16 @@ struct Compiler<'a> {
     variables: Vec<String>,
 }
 
-impl Compiler<'_> {
+impl<'a> Compiler<'a> {
+    fn new(functions: &'a Context<'a>, params: bool, messages: Messages) -> Self {
+        Compiler {
+            functions,
+            params,
+            messages,
+            variables: Vec::new(),
+        }
+    }
+
     fn compile(&self, place: &str, source: &str) -> Result<Compiled, String> {
         let scope = Scope {
             functions: self.functions,
@@ -371,12 +380,7 @@ fn validating(
 ) -> Result<Policy, String> {
     let spec = &object.spec;
     let params = param_kind(&spec.param_kind)?;
-    let mut compiler = Compiler {
-        functions,
-        params: params.is_some(),
-        messages: Messages::None,
-        variables: Vec::new(),
-    };
+    let mut compiler = Compiler::new(functions, params.is_some(), Messages::None);
     let (conditions, variables) = compiler.common(&spec.match_conditions, &spec.variables)?;
     if spec.validations.is_empty() && spec.audit_annotations.is_empty() {
         return Err("needs validations or auditAnnotations".into());
@@ -459,12 +463,7 @@ fn mutating(
 ) -> Result<Policy, String> {
     let spec = &object.spec;
     let params = param_kind(&spec.param_kind)?;
-    let mut compiler = Compiler {
-        functions,
-        params: params.is_some(),
-        messages: Messages::Mutation,
-        variables: Vec::new(),
-    };
+    let mut compiler = Compiler::new(functions, params.is_some(), Messages::Mutation);
     let (conditions, variables) = compiler.common(&spec.match_conditions, &spec.variables)?;
     if spec.mutations.is_empty() {
         return Err("spec.mutations is required".into());
