@@ -292,7 +292,7 @@ impl Run<'_> {
     /// is made once per object and shared by the evaluations (`context`).
     fn scope(&self, object: &Json, target: &Target) -> Context<'_> {
         let mut ctx = self.functions.new_inner_scope();
-        ctx.add_variable_from_value("object", to_cel(object));
+        ctx.add_variable_as_val("object", value::to_val(object));
         ctx.add_variable_from_value("oldObject", Value::Null);
         ctx.add_variable_from_value("request", to_cel(&self.request(target)));
         ctx.add_variable_from_value(
