@@ -212,6 +212,25 @@ impl Declared {
                 declared.mutating.push(rule);
             }
         }
+        // A binding to a policy the scope's files lack is most likely a typo that would leave
+        // a policy unenforced; Kubernetes keeps it inert, vf-post says so and stops.
+        for s in sources {
+            let kind = str_at(&s.object, "/kind");
+            let declared_here = match kind.as_str() {
+                "ValidatingAdmissionPolicyBinding" => &declared.validating,
+                "MutatingAdmissionPolicyBinding" => &declared.mutating,
+                _ => continue,
+            };
+            let policy = str_at(&s.object, "/spec/policyName");
+            if !declared_here.iter().any(|r| r.id == policy) {
+                bail!(
+                    "{}: {kind} {:?} binds {} {policy:?}, which none of the {scope}' files declares",
+                    s.file,
+                    str_at(&s.object, "/metadata/name"),
+                    kind.trim_end_matches("Binding"),
+                );
+            }
+        }
         Ok(declared)
     }
 }
