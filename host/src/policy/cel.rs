@@ -122,6 +122,25 @@ struct Declared {
     unbound: Vec<String>,
 }
 
+/// What an object of a policy file is to the host: a policy or a binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Policy,
+    Binding,
+}
+
+/// The part an object plays, and whether it is validating (else mutating); `None` for
+/// parameter objects.
+fn part(object: &Value) -> Option<(Part, bool)> {
+    match object.get("kind")?.as_str()? {
+        "ValidatingAdmissionPolicy" => Some((Part::Policy, true)),
+        "MutatingAdmissionPolicy" => Some((Part::Policy, false)),
+        "ValidatingAdmissionPolicyBinding" => Some((Part::Binding, true)),
+        "MutatingAdmissionPolicyBinding" => Some((Part::Binding, false)),
+        _ => None,
+    }
+}
+
 const HINT_ANNOTATION: &str = "vf-post.virtufin.io/hint";
 
 impl Declared {
@@ -135,11 +154,8 @@ impl Declared {
         // Bindings: which policies are bound, and how severely (validationActions).
         let mut bound: BTreeMap<(bool, String), Severity> = BTreeMap::new();
         for s in sources {
-            let kind = str_at(&s.object, "/kind");
-            let validating = match kind.as_str() {
-                "ValidatingAdmissionPolicyBinding" => true,
-                "MutatingAdmissionPolicyBinding" => false,
-                _ => continue,
+            let Some((Part::Binding, validating)) = part(&s.object) else {
+                continue;
             };
             let actions: Vec<String> = s
                 .object
@@ -167,12 +183,10 @@ impl Declared {
         }
         let mut declared = Declared::default();
         for s in sources {
-            let kind = str_at(&s.object, "/kind");
-            let validating = match kind.as_str() {
-                "ValidatingAdmissionPolicy" => true,
-                "MutatingAdmissionPolicy" => false,
-                _ => continue,
+            let Some((Part::Policy, validating)) = part(&s.object) else {
+                continue;
             };
+            let kind = str_at(&s.object, "/kind");
             let name = str_at(&s.object, "/metadata/name");
             check_rule_id(&name).map_err(|e| anyhow!("{}: {kind} {name:?}: {e}", s.file))?;
             let Some(severity) = bound.get(&(validating, name.clone())).copied() else {
@@ -215,12 +229,15 @@ impl Declared {
         // A binding to a policy the scope's files lack is most likely a typo that would leave
         // a policy unenforced; Kubernetes keeps it inert, vf-post says so and stops.
         for s in sources {
-            let kind = str_at(&s.object, "/kind");
-            let declared_here = match kind.as_str() {
-                "ValidatingAdmissionPolicyBinding" => &declared.validating,
-                "MutatingAdmissionPolicyBinding" => &declared.mutating,
-                _ => continue,
+            let Some((Part::Binding, validating)) = part(&s.object) else {
+                continue;
             };
+            let declared_here = if validating {
+                &declared.validating
+            } else {
+                &declared.mutating
+            };
+            let kind = str_at(&s.object, "/kind");
             let policy = str_at(&s.object, "/spec/policyName");
             if !declared_here.iter().any(|r| r.id == policy) {
                 bail!(

@@ -373,15 +373,58 @@ fn param_kind(p: &Option<api::ParamKind>) -> Result<Option<(String, String)>, St
     }
 }
 
-fn validating(
+/// What both kinds of policy declare alike.
+struct Shared<'s> {
+    name: &'s str,
+    param_kind: &'s Option<api::ParamKind>,
+    match_constraints: &'s Option<MatchResources>,
+    match_conditions: &'s [NamedExpression],
+    variables: &'s [NamedExpression],
+    failure_policy: &'s Option<String>,
+}
+
+/// A policy with its shared parts compiled and the rest empty, and the compiler for the rest.
+fn begin<'a>(
+    shared: Shared<'_>,
+    file: &str,
+    functions: &'a Context<'a>,
+    messages: Messages,
+) -> Result<(Policy, Compiler<'a>), String> {
+    let params = param_kind(shared.param_kind)?;
+    let mut compiler = Compiler::new(functions, params.is_some(), messages);
+    let (conditions, variables) = compiler.common(shared.match_conditions, shared.variables)?;
+    let policy = Policy {
+        name: shared.name.to_owned(),
+        file: file.to_owned(),
+        param_kind: params,
+        constraints: constraints(shared.match_constraints)?,
+        conditions,
+        variables,
+        fail: failure_policy(shared.failure_policy)?,
+        validations: Vec::new(),
+        audit: Vec::new(),
+        mutations: Vec::new(),
+        reinvoke: false,
+        bindings: Vec::new(),
+    };
+    Ok((policy, compiler))
+}
+
+fn validating<'a>(
     object: &api::Object<ValidatingSpec>,
     file: &str,
-    functions: &Context<'_>,
+    functions: &'a Context<'a>,
 ) -> Result<Policy, String> {
     let spec = &object.spec;
-    let params = param_kind(&spec.param_kind)?;
-    let mut compiler = Compiler::new(functions, params.is_some(), Messages::None);
-    let (conditions, variables) = compiler.common(&spec.match_conditions, &spec.variables)?;
+    let shared = Shared {
+        name: &object.metadata.name,
+        param_kind: &spec.param_kind,
+        match_constraints: &spec.match_constraints,
+        match_conditions: &spec.match_conditions,
+        variables: &spec.variables,
+        failure_policy: &spec.failure_policy,
+    };
+    let (mut policy, compiler) = begin(shared, file, functions, Messages::None)?;
     if spec.validations.is_empty() && spec.audit_annotations.is_empty() {
         return Err("needs validations or auditAnnotations".into());
     }
@@ -440,31 +483,26 @@ fn validating(
             )?,
         ));
     }
-    Ok(Policy {
-        name: object.metadata.name.clone(),
-        file: file.to_owned(),
-        param_kind: params,
-        constraints: constraints(&spec.match_constraints)?,
-        conditions,
-        variables,
-        fail: failure_policy(&spec.failure_policy)?,
-        validations,
-        audit,
-        mutations: Vec::new(),
-        reinvoke: false,
-        bindings: Vec::new(),
-    })
+    policy.validations = validations;
+    policy.audit = audit;
+    Ok(policy)
 }
 
-fn mutating(
+fn mutating<'a>(
     object: &api::Object<MutatingSpec>,
     file: &str,
-    functions: &Context<'_>,
+    functions: &'a Context<'a>,
 ) -> Result<Policy, String> {
     let spec = &object.spec;
-    let params = param_kind(&spec.param_kind)?;
-    let mut compiler = Compiler::new(functions, params.is_some(), Messages::Mutation);
-    let (conditions, variables) = compiler.common(&spec.match_conditions, &spec.variables)?;
+    let shared = Shared {
+        name: &object.metadata.name,
+        param_kind: &spec.param_kind,
+        match_constraints: &spec.match_constraints,
+        match_conditions: &spec.match_conditions,
+        variables: &spec.variables,
+        failure_policy: &spec.failure_policy,
+    };
+    let (mut policy, compiler) = begin(shared, file, functions, Messages::Mutation)?;
     if spec.mutations.is_empty() {
         return Err("spec.mutations is required".into());
     }
@@ -493,20 +531,9 @@ fn mutating(
         Some("IfNeeded") => true,
         Some(other) => return Err(format!("reinvocationPolicy {other:?}: Never or IfNeeded")),
     };
-    Ok(Policy {
-        name: object.metadata.name.clone(),
-        file: file.to_owned(),
-        param_kind: params,
-        constraints: constraints(&spec.match_constraints)?,
-        conditions,
-        variables,
-        fail: failure_policy(&spec.failure_policy)?,
-        validations: Vec::new(),
-        audit: Vec::new(),
-        mutations,
-        reinvoke,
-        bindings: Vec::new(),
-    })
+    policy.mutations = mutations;
+    policy.reinvoke = reinvoke;
+    Ok(policy)
 }
 
 fn binding(

@@ -250,7 +250,11 @@ impl<'a> FromContext<'a, '_, '_> for Arguments {
     {
         match ctx.resolve(AllArguments)? {
             Value::List(list) => Ok(Arguments(list.clone())),
-            _ => todo!(),
+            // vf-post: an error where 0.13.0 panicked (resolving all arguments always gives a list).
+            other => Err(ExecutionError::function_error(
+                "arguments",
+                format!("expected the argument list, got {other:?}"),
+            )),
         }
     }
 }

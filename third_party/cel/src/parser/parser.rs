@@ -202,7 +202,7 @@ impl Parser {
             parse_errors: parse_errors.clone(),
         }));
 
-        // todo! might want to avoid this cloning here...
+        // upstream note: might want to avoid this cloning here...
         self.helper.source_info.source = source.into();
 
         let mut prsr = gen::CELParser::new(CommonTokenStream::new(lexer));

@@ -110,7 +110,7 @@ impl IdedExpr {
                 comp.result._references(variables, functions);
             }
             Expr::Ident(name) => {
-                // todo! Might want to make this "smarter" (are we in a comprehension?) and better encode these in const
+                // upstream note: Might want to make this "smarter" (are we in a comprehension?) and better encode these in const
                 if !name.starts_with('@') {
                     variables.insert(name);
                 }
