@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow};
-use vf_plugin::modules::{DocView, ModuleHit, ModulePatch};
+use vf_plugin::modules::{DocView, ModuleHit, ModulePatch, Reads};
 use vf_plugin::transform::Applied;
 use vf_plugin::{Config, Objects};
 
@@ -25,7 +25,7 @@ pub trait Release {
         &mut self,
         kinds: &[String],
         team: Option<&str>,
-        with_object: bool,
+        reads: &Reads,
         with_secrets: bool,
     ) -> Result<Vec<DocView>>;
     /// Applies a mutating module's patches.
@@ -67,14 +67,14 @@ impl Release for vf_plugin::Release {
         &mut self,
         kinds: &[String],
         team: Option<&str>,
-        with_object: bool,
+        reads: &Reads,
         with_secrets: bool,
     ) -> Result<Vec<DocView>> {
         Ok(vf_plugin::Release::views(
             self,
             kinds,
             team,
-            with_object,
+            reads,
             with_secrets,
         ))
     }
@@ -134,7 +134,7 @@ mod wasm {
     use wasmtime::Store;
     use wasmtime::component::{Linker, ResourceAny};
 
-    use super::{DocView, ModuleHit, ModulePatch, Summary};
+    use super::{DocView, ModuleHit, ModulePatch, Reads, Summary};
     use crate::policy::bindings::engine::EngineComponent;
     use crate::policy::bindings::engine::exports::vf::engine::engine::Error;
     use crate::policy::cache;
@@ -243,19 +243,22 @@ mod wasm {
             &mut self,
             kinds: &[String],
             team: Option<&str>,
-            with_object: bool,
+            reads: &Reads,
             with_secrets: bool,
         ) -> Result<Vec<DocView>> {
-            let json = self.guest(|i, s, r| {
-                i.vf_engine_engine().release().call_documents(
-                    s,
-                    r,
-                    kinds,
-                    team,
-                    with_object,
-                    with_secrets,
-                )
-            })?;
+            let reads = serde_json::to_string(reads)?;
+            let json = self
+                .guest(|i, s, r| {
+                    i.vf_engine_engine().release().call_documents(
+                        s,
+                        r,
+                        kinds,
+                        team,
+                        &reads,
+                        with_secrets,
+                    )
+                })?
+                .map_err(refused)?;
             Ok(serde_json::from_str(&json)?)
         }
 

@@ -61,10 +61,10 @@ pub fn modules(
             policies: Vec::new(),
             read_secrets: module.read_secrets,
             settings,
+            reads: vf_plugin::modules::Reads::Whole,
             bounds,
         };
-        load::validate_settings(&policy)?;
-        loaded.push(policy);
+        loaded.push(load::check_settings(policy)?);
     }
     loaded.extend(cel::modules(config, base, bounds)?);
     unique_rules(&loaded)?;

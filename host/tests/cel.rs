@@ -178,6 +178,102 @@ fn kubernetes_documentation_scenarios_come_out_as_the_api_server_decides() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// A policy reading `object` whole, matching everything: with it, the runtime asks for whole
+/// objects instead of the parts the other policies read.
+const WHOLE_READER: &str = "\
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: whole-reader.vf-post.test}
+spec:
+  matchConstraints:
+    resourceRules: [{apiGroups: ['*'], apiVersions: ['*'], operations: ['*'], resources: ['*']}]
+  validations: [{expression: 'dyn(object) != null'}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: whole-reader}
+spec: {policyName: whole-reader.vf-post.test, validationActions: [Deny]}
+";
+
+/// The host sends validating policies only the parts of each object their expressions select
+/// (docs/cel.md): on every scenario, the verdicts equal those on whole objects.
+#[test]
+fn policies_sent_parts_of_objects_decide_as_on_whole_objects() {
+    let root = repo().join("tests/cel");
+    let mut compared = 0;
+    let mut failures = Vec::new();
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let case = entry.unwrap().path();
+        if !case.join("config.yaml").exists() || case.join("error.txt").exists() {
+            continue;
+        }
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let input = std::fs::read(case.join("input.yaml")).unwrap();
+        let lint = |config: &str| {
+            let out = run(
+                &case,
+                &["lint", "--config", config, "--format", "json", "-"],
+                &input,
+            );
+            assert!(
+                matches!(out.status.code(), Some(0 | 1)),
+                "{name}: {}",
+                text(&out.stderr)
+            );
+            policy_findings(&text(&out.stdout))
+        };
+        // The case's configuration with the whole reader beside every list of policy files.
+        let config: Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(case.join("config.yaml")).unwrap())
+                .unwrap();
+        let mut whole = config.clone();
+        let reader = root.join("../../target/test-state/cel/whole-reader.yaml");
+        std::fs::create_dir_all(reader.parent().unwrap()).unwrap();
+        std::fs::write(&reader, WHOLE_READER).unwrap();
+        let entry = serde_json::json!({"path": reader.canonicalize().unwrap()});
+        // The configuration moves: its files' paths become absolute.
+        let extend = |list: &mut Value| {
+            let Some(list) = list.as_array_mut() else {
+                return;
+            };
+            for item in list.iter_mut() {
+                let path = case.join(item["path"].as_str().unwrap());
+                item["path"] = Value::from(path.to_str().unwrap());
+            }
+            list.push(entry.clone());
+        };
+        if let Some(list) = whole.get_mut("policies") {
+            extend(list);
+        }
+        for team in whole
+            .get_mut("teams")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(list) = team.get_mut("policies") {
+                extend(list);
+            }
+        }
+        let whole_config = case
+            .join("../../../target/test-state/cel")
+            .join(format!("{name}.json"));
+        std::fs::write(&whole_config, whole.to_string()).unwrap();
+        let parts = lint("config.yaml");
+        let wholes: String = lint(whole_config.to_str().unwrap())
+            .lines()
+            .filter(|l| !l.contains("whole-reader"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if parts != wholes {
+            failures.push(format!("{name}: parts:\n{parts}whole objects:\n{wholes}"));
+        }
+        compared += 1;
+    }
+    assert!(compared >= 25, "{compared} cases");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn a_policy_cannot_forge_lines_of_the_text_report() {
     let case = repo().join("tests/cel/hostile-report-injection");

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 
 use serde_json::json;
 
-use crate::modules::{ModuleHit, ModulePatch};
+use crate::modules::{ModuleHit, ModulePatch, Reads};
 use crate::{Config, Release};
 
 wit_bindgen::generate!({ path: "../wit/engine", world: "engine-component" });
@@ -63,12 +63,13 @@ impl GuestRelease for Open {
         &self,
         kinds: Vec<String>,
         team: Option<String>,
-        with_object: bool,
+        reads: String,
         with_secrets: bool,
-    ) -> String {
+    ) -> Result<String, Error> {
+        let reads: Reads = serde_json::from_str(&reads).map_err(refused)?;
         self.with(|r| {
-            let views = r.views(&kinds, team.as_deref(), with_object, with_secrets);
-            serde_json::to_string(&views).expect("views serialize")
+            let views = r.views(&kinds, team.as_deref(), &reads, with_secrets);
+            Ok(serde_json::to_string(&views).expect("views serialize"))
         })
     }
 

@@ -34,6 +34,96 @@ pub struct DocView {
     pub object: String,
 }
 
+/// What a policy module reads of each object (wit/policy.wit: `needs-object`, `reads`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Reads {
+    /// Identity, labels and annotations only.
+    Identity,
+    /// The whole object.
+    Whole,
+    /// Parts of it.
+    Parts(Parts),
+}
+
+/// Parts of objects (the `parts` record of wit/policy.wit): paths of field names, each
+/// value at the end of one sent whole, and kinds sent whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Parts {
+    /// From the object's top: `["metadata", "labels"]`.
+    pub paths: Vec<Vec<String>>,
+    /// Kinds sent whole.
+    pub whole_kinds: Vec<String>,
+}
+
+impl Parts {
+    /// The paths as a tree of field names, for [`Fields::json`].
+    pub fn fields(&self) -> Fields {
+        let mut root = Fields::default();
+        for path in &self.paths {
+            let mut at = &mut root;
+            for field in path {
+                if at.whole {
+                    break;
+                }
+                at = at.next.entry(field.clone()).or_default();
+            }
+            // A path ending here takes the value whole, whatever longer paths asked for.
+            at.whole = true;
+            at.next.clear();
+        }
+        root
+    }
+}
+
+/// What to send of a value: whole, or of a map the fields named, each by its own tree.
+#[derive(Debug, Default)]
+pub struct Fields {
+    whole: bool,
+    next: std::collections::BTreeMap<String, Fields>,
+}
+
+impl Fields {
+    /// `object`'s parts as JSON text: of each map on the way to a path's end, the fields on
+    /// some path, in the object's order; a value at a path's end, or one on the way that is
+    /// not a map, whole.
+    pub fn json(&self, object: &Value) -> String {
+        serde_json::to_string(&Projected {
+            fields: self,
+            value: object,
+        })
+        .expect("JSON values serialize")
+    }
+}
+
+struct Projected<'a> {
+    fields: &'a Fields,
+    value: &'a Value,
+}
+
+impl Serialize for Projected<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let Value::Object(map) = self.value else {
+            return self.value.serialize(serializer);
+        };
+        if self.fields.whole {
+            return self.value.serialize(serializer);
+        }
+        let mut out = serializer.serialize_map(None)?;
+        for (key, value) in map {
+            if let Some(fields) = self.fields.next.get(key) {
+                out.serialize_entry(key, &Projected { fields, value })?;
+            }
+        }
+        out.end()
+    }
+}
+
 /// A finding of a policy module, before configuration and exemptions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -88,7 +178,7 @@ pub struct ModulePatch {
 
 impl Release {
     /// The documents a module sees: of `kinds` (every kind when empty), of `team` when
-    /// given, with the whole object as JSON when `with_object`. Labels and annotations are the
+    /// given, with what it `reads` of the object as JSON. Labels and annotations are the
     /// documents' own, parsed or not, as the last mutation left them. Unless `with_secrets`
     /// (a module the platform lets read them), Secret values are replaced and any secret
     /// copied elsewhere is masked.
@@ -96,9 +186,13 @@ impl Release {
         &self,
         kinds: &[String],
         team: Option<&str>,
-        with_object: bool,
+        reads: &Reads,
         with_secrets: bool,
     ) -> Vec<DocView> {
+        let fields = match reads {
+            Reads::Parts(parts) => Some((parts.fields(), &parts.whole_kinds)),
+            _ => None,
+        };
         self.stream
             .documents()
             .iter()
@@ -118,14 +212,25 @@ impl Release {
                     namespace: d.namespace().map(str::to_owned),
                     labels: d.labels().to_vec(),
                     annotations: d.annotations().to_vec(),
-                    object: match d.value() {
-                        Some(value) if with_object && !with_secrets && d.kind() == "Secret" => {
-                            let mut value = value.clone();
-                            redact::hide_from_module(&mut value);
-                            value.to_string()
+                    object: match (d.value(), reads) {
+                        (None, _) | (_, Reads::Identity) => String::new(),
+                        (Some(value), _) => {
+                            let mut hidden = None;
+                            if !with_secrets && d.kind() == "Secret" {
+                                let mut value = value.clone();
+                                redact::hide_from_module(&mut value);
+                                hidden = Some(value);
+                            }
+                            let value = hidden.as_ref().unwrap_or(value);
+                            match &fields {
+                                Some((fields, whole_kinds))
+                                    if !whole_kinds.iter().any(|k| k == d.kind()) =>
+                                {
+                                    fields.json(value)
+                                }
+                                _ => value.to_string(),
+                            }
                         }
-                        Some(value) if with_object => value.to_string(),
-                        _ => String::new(),
                     },
                 })
             })

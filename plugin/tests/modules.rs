@@ -3,7 +3,7 @@
 
 mod support;
 
-use vf_plugin::modules::{ModuleHit, ModulePatch};
+use vf_plugin::modules::{ModuleHit, ModulePatch, Parts, Reads};
 use vf_plugin::{Config, Objects, Severity, prepare};
 
 fn touch_all() -> Config {
@@ -19,10 +19,10 @@ fn views_without_trees_equal_views_with_trees() {
         for config in [Config::default(), touch_all()] {
             let scanned = prepare(input.clone(), &config, &Objects::None, &[])
                 .unwrap()
-                .views(&[], None, false, false);
+                .views(&[], None, &Reads::Identity, false);
             let built = prepare(input.clone(), &config, &Objects::All, &[])
                 .unwrap()
-                .views(&[], None, false, false);
+                .views(&[], None, &Reads::Identity, false);
             assert_eq!(scanned.len(), built.len(), "{}", file.display());
             for (a, b) in scanned.iter().zip(&built) {
                 assert_eq!(a, b, "{}: {} {}", file.display(), a.kind, a.name);
@@ -41,9 +41,113 @@ fn whole_objects_come_only_for_the_kinds_asked() {
         &[],
     )
     .unwrap();
-    let views = release.views(&["CustomResourceDefinition".into()], None, true, false);
+    let views = release.views(
+        &["CustomResourceDefinition".into()],
+        None,
+        &Reads::Whole,
+        false,
+    );
     assert_eq!(views.len(), 6);
     assert!(views.iter().all(|v| v.object.starts_with('{')));
+}
+
+/// A module reading parts gets, of each object, the values at its paths whole and the maps
+/// on the way with only the fields on some path; everything else as a whole-object reader
+/// gets it (Secrets masked, whole kinds whole).
+#[test]
+fn parts_are_the_values_at_the_paths_and_the_maps_on_the_way() {
+    let input = br#"---
+# Source: c/templates/a.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+  annotations: {a: "1", b: "2"}
+spec:
+  replicas: 2
+  selector: [not, a, map]
+  template:
+    spec:
+      containers: [{name: app, image: "x:1"}]
+      volumes: []
+---
+# Source: c/templates/ns.yaml
+apiVersion: v1
+kind: Namespace
+metadata: {name: team, labels: {tier: a}}
+---
+# Source: c/templates/s.yaml
+apiVersion: v1
+kind: Secret
+metadata: {name: s}
+data: {password: aHVudGVyMg==}
+"#
+    .to_vec();
+    let release = prepare(input, &Config::default(), &Objects::All, &[]).unwrap();
+    let parts = Reads::Parts(Parts {
+        paths: vec![
+            vec!["kind".into()],
+            vec!["metadata".into(), "annotations".into(), "b".into()],
+            vec!["metadata".into(), "missing".into()],
+            vec!["spec".into(), "selector".into(), "matchLabels".into()],
+            vec![
+                "spec".into(),
+                "template".into(),
+                "spec".into(),
+                "containers".into(),
+            ],
+            // A longer path under one read whole changes nothing.
+            vec![
+                "spec".into(),
+                "template".into(),
+                "spec".into(),
+                "containers".into(),
+                "x".into(),
+            ],
+            vec!["data".into(), "password".into()],
+        ],
+        whole_kinds: vec!["Namespace".into()],
+    });
+    let views = release.views(&[], None, &parts, false);
+    let objects: Vec<serde_json::Value> = views
+        .iter()
+        .map(|v| serde_json::from_str(&v.object).unwrap())
+        .collect();
+    assert_eq!(
+        objects[0],
+        serde_json::json!({
+            "kind": "Deployment",
+            "metadata": {"annotations": {"b": "2"}},
+            "spec": {
+                "selector": ["not", "a", "map"],
+                "template": {"spec": {"containers": [{"name": "app", "image": "x:1"}]}},
+            },
+        })
+    );
+    assert_eq!(
+        objects[1]["metadata"]["labels"]["tier"], "a",
+        "{}",
+        objects[1]
+    );
+    assert_eq!(objects[1]["apiVersion"], "v1");
+    let whole = release.views(&[], None, &Reads::Whole, false);
+    assert_eq!(
+        objects[2]["data"]["password"],
+        serde_json::from_str::<serde_json::Value>(&whole[2].object).unwrap()["data"]["password"],
+        "a Secret's parts are masked as its whole is"
+    );
+    assert!(
+        !views[2].object.contains("aHVudGVyMg=="),
+        "{}",
+        views[2].object
+    );
+    // The empty path reads the object whole.
+    let all = Reads::Parts(Parts {
+        paths: vec![vec![]],
+        whole_kinds: vec![],
+    });
+    assert_eq!(release.views(&[], None, &all, false), whole);
 }
 
 /// A patch on a document reading emitted at once (a local change) keeps that change.
@@ -52,7 +156,7 @@ fn patches_land_on_documents_reading_did_not_keep() {
     let input = b"---\n# Source: c/templates/role.yaml\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: reader\nrules: []\n".to_vec();
     for config in [Config::default(), touch_all()] {
         let mut release = prepare(input.clone(), &config, &Objects::None, &[]).unwrap();
-        let index = release.views(&["ClusterRole".into()], None, false, false)[0].index;
+        let index = release.views(&["ClusterRole".into()], None, &Reads::Identity, false)[0].index;
         let patch = ModulePatch {
             document: index,
             operations: r#"[{"op": "add", "path": "/metadata/labels", "value": {"team": "x"}}]"#
@@ -105,8 +209,8 @@ fn a_team_chosen_by_labels_gets_every_kind() {
             labelled.push_str(&vf_plugin::stream::emit::emit(&value));
         }
         let release = prepare(labelled.into_bytes(), &config, &Objects::None, &[]).unwrap();
-        let all = release.views(&[], None, false, false);
-        let team = release.views(&[], Some("payments"), false, false);
+        let all = release.views(&[], None, &Reads::Identity, false);
+        let team = release.views(&[], Some("payments"), &Reads::Identity, false);
         assert_eq!(all.len(), team.len(), "{}", file.display());
         kinds.extend(team.into_iter().map(|v| v.kind));
     }
@@ -160,7 +264,7 @@ fn what_a_mutation_adds_is_validated_and_named() {
         std::fs::read(support::repo().join("tests/rules/not-privileged/input.yaml")).unwrap();
     let mut release = prepare(input, &Config::default(), &Objects::None, &[]).unwrap();
     let good = release
-        .views(&["Deployment".into()], None, false, false)
+        .views(&["Deployment".into()], None, &Reads::Identity, false)
         .into_iter()
         .find(|v| v.name == "good-unprivileged")
         .unwrap();

@@ -1,9 +1,19 @@
-//! The only `bindgen!` calls: the policy module world and the engine component world, and
+//! The only `bindgen!` calls: the policy module worlds and the engine component world, and
 //! the conversions between their records and vf-post's own types.
 
 /// A policy module: `vf:policy@0.1.0`, world `module`.
 pub mod module {
     wasmtime::component::bindgen!({ path: "../wit/policy.wit", world: "module" });
+}
+
+/// What a policy module may export besides: `vf:policy/reads@0.1.0`, world
+/// `module-with-reads`, sharing the `module` world's types.
+pub mod module_with_reads {
+    wasmtime::component::bindgen!({
+        path: "../wit/policy.wit",
+        world: "module-with-reads",
+        with: { "vf:policy/types": super::module::vf::policy::types },
+    });
 }
 
 /// The engine as a component: `vf:engine@0.1.0`, world `engine-component`.

@@ -95,10 +95,11 @@ pub fn modules(
                     .collect(),
                 read_secrets: false,
                 settings: settings(if mutating { "mutate" } else { "validate" }),
+                reads: vf_plugin::modules::Reads::Whole,
                 bounds,
                 loaded,
             };
-            load::validate_settings(&module).map_err(|e| {
+            let module = load::check_settings(module).map_err(|e| {
                 anyhow!(
                     "{}",
                     e.to_string()

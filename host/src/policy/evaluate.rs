@@ -85,7 +85,7 @@ fn run(
             release.views(
                 &metadata.kinds,
                 module.team.as_deref(),
-                metadata.needs_object,
+                &module.reads,
                 module.read_secrets,
             )
         },

@@ -16,15 +16,26 @@ use wit_component::{DecodedWasm, WitPrinter};
 
 use super::bindings::module::vf::policy::types::{Metadata, RuleInfo};
 use super::bindings::module::{Module, ModulePre};
+use super::bindings::module_with_reads::exports::vf::policy::reads::GuestIndices as ReadsIndices;
 use super::cache::{self, Obtained};
 use super::sandbox::{self, Bounds, Limits};
+use vf_plugin::modules::{Parts, Reads};
 
 /// The interface a policy module must export.
 pub const POLICY_EXPORT: &str = "vf:policy/policy@0.1.0";
 
+/// The interface a policy module may export to say what it reads of each object.
+pub const READS_EXPORT: &str = "vf:policy/reads@0.1.0";
+
+/// The most paths, and fields in a path, the host takes from a module's `reads`.
+const MAX_PATHS: usize = 10_000;
+const MAX_PATH_FIELDS: usize = 256;
+
 /// A module that loaded under the sandbox rules.
 pub struct Loaded {
     pub pre: ModulePre<Limits>,
+    /// Its `reads` export, if it has one.
+    pub reads: Option<ReadsIndices>,
     pub metadata: Metadata,
     pub obtained: Obtained,
     pub sha256: String,
@@ -53,6 +64,8 @@ pub struct PolicyModule {
     pub read_secrets: bool,
     /// Its settings, as JSON text.
     pub settings: String,
+    /// What it reads of each object with its settings: set by [`check_settings`].
+    pub reads: Reads,
     pub bounds: Bounds,
     pub loaded: Loaded,
 }
@@ -241,6 +254,13 @@ pub fn load(name: &str, path: &Path, pin: Option<&str>, bounds: Bounds) -> Resul
         .instantiate_pre(&component)
         .and_then(ModulePre::new)
         .map_err(|e| anyhow!("{label} does not fit the vf:policy world: {e:#}"))?;
+    let reads =
+        match wit.exports.iter().any(|e| e == READS_EXPORT) {
+            true => Some(ReadsIndices::new(pre.instance_pre()).map_err(|e| {
+                anyhow!("{label} exports {READS_EXPORT} unlike wit/policy.wit: {e:#}")
+            })?),
+            false => None,
+        };
     let metadata = call(
         &format!("{name} ({})", path.display()),
         &pre,
@@ -251,6 +271,7 @@ pub fn load(name: &str, path: &Path, pin: Option<&str>, bounds: Bounds) -> Resul
         .map_err(|e| anyhow!("{label}, which declares itself {}: {e}", metadata.name))?;
     Ok(Loaded {
         pre,
+        reads,
         metadata,
         obtained,
         sha256,
@@ -277,20 +298,76 @@ fn compile_within(engine: &Engine, bytes: &[u8], bounds: Bounds) -> Result<Compo
         })
 }
 
-/// Checks the module's settings with the module itself.
-pub fn validate_settings(module: &PolicyModule) -> Result<()> {
+/// Checks the module's settings with the module itself, and learns what it reads of each
+/// object with them.
+pub fn check_settings(mut module: PolicyModule) -> Result<PolicyModule> {
+    let refused = |e| {
+        anyhow!(
+            "policy module {} refuses its settings: {}",
+            module.label,
+            error_text(e)
+        )
+    };
     module
         .call(|m, store| {
             m.vf_policy_policy()
                 .call_validate_settings(store, &module.settings)
         })?
-        .map_err(|e| {
-            anyhow!(
-                "policy module {} refuses its settings: {}",
-                module.label,
-                error_text(e)
-            )
-        })
+        .map_err(refused)?;
+    module.reads = match (&module.loaded.reads, module.loaded.metadata.needs_object) {
+        (_, false) => Reads::Identity,
+        (None, true) => Reads::Whole,
+        (Some(indices), true) => {
+            let engine = sandbox::engine()?;
+            let mut store = sandbox::store(engine, module.bounds);
+            let parts = module
+                .loaded
+                .pre
+                .instance_pre()
+                .instantiate(&mut store)
+                .and_then(|instance| indices.load(&mut store, &instance))
+                .and_then(|reads| reads.call_reads(&mut store, &module.settings))
+                .map_err(|e| {
+                    anyhow!(
+                        "policy module {} {}",
+                        module.label,
+                        sandbox::explain(&e, &store, module.bounds)
+                    )
+                })?
+                .map_err(refused)?;
+            match parts {
+                None => Reads::Whole,
+                Some(p) => Reads::Parts(
+                    checked_parts(p.paths, p.whole_kinds)
+                        .map_err(|e| anyhow!("policy module {} {e}", module.label))?,
+                ),
+            }
+        }
+    };
+    Ok(module)
+}
+
+/// A module's `reads`, within the host's bounds.
+fn checked_parts(paths: Vec<Vec<String>>, whole_kinds: Vec<String>) -> Result<Parts> {
+    if paths.len() > MAX_PATHS {
+        bail!(
+            "reads {} paths of each object, more than the {MAX_PATHS} allowed",
+            paths.len()
+        );
+    }
+    if let Some(long) = paths.iter().find(|p| p.len() > MAX_PATH_FIELDS) {
+        bail!(
+            "reads a path of {} fields, more than the {MAX_PATH_FIELDS} allowed",
+            long.len()
+        );
+    }
+    if whole_kinds.len() > MAX_PATHS {
+        bail!(
+            "reads {} kinds whole, more than the {MAX_PATHS} allowed",
+            whole_kinds.len()
+        );
+    }
+    Ok(Parts { paths, whole_kinds })
 }
 
 /// The module's error, in words.

@@ -1,11 +1,13 @@
 //! The `vf:policy` component: the host calls `validate-settings` once when it loads the
-//! policy files (compiling every expression) and `evaluate` for each phase of a release.
+//! policy files (compiling every expression), `reads` to learn what of each object to send,
+//! and `evaluate` for each phase of a release.
 
 use serde_json::Value as Json;
 
-wit_bindgen::generate!({ path: "../../wit/policy.wit", world: "module" });
+wit_bindgen::generate!({ path: "../../wit/policy.wit", world: "module-with-reads" });
 
 use exports::vf::policy::policy::{Document, Error, Guest, Metadata, Verdict};
+use exports::vf::policy::reads::{Guest as Reads, Parts};
 use vf::policy::types::{Finding, Patch, Severity as WitSeverity};
 
 use crate::Severity;
@@ -72,6 +74,17 @@ impl Guest for Runtime {
                 })
                 .collect(),
         })
+    }
+}
+
+impl Reads for Runtime {
+    fn reads(settings: String) -> Result<Option<Parts>, Error> {
+        let functions = crate::functions();
+        let (settings, set) = crate::load(&settings, &functions).map_err(Error::InvalidSettings)?;
+        Ok(crate::reads::of(&set, settings.phase).map(|p| Parts {
+            paths: p.paths,
+            whole_kinds: p.whole_kinds,
+        }))
     }
 }
 

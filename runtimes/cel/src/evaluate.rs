@@ -5,7 +5,7 @@
 //! the binding's denial under `failurePolicy: Fail` and is reported as information under
 //! `Ignore`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use kube_cel::cel::objects::{Key, Map};
@@ -76,6 +76,13 @@ pub fn evaluate(
         settings,
         cluster: &cluster,
         docs,
+        names: set
+            .validating
+            .iter()
+            .chain(&set.mutating)
+            .flat_map(|p| p.expressions())
+            .flat_map(|c| c.names.iter().map(String::as_str))
+            .collect(),
     };
     let mut verdict = Verdict::default();
     for doc in docs {
@@ -93,6 +100,9 @@ struct Run<'a> {
     settings: &'a Settings,
     cluster: &'a Cluster,
     docs: &'a [Doc],
+    /// The names the policies' expressions read: `request` and `namespaceObject` are made
+    /// for each object only when some expression reads them.
+    names: BTreeSet<&'a str>,
 }
 
 /// One evaluation: a policy and binding on one object with one parameter object.
@@ -287,18 +297,22 @@ impl Run<'_> {
             .collect()
     }
 
-    /// What every evaluation on `object` sees: `object`, `oldObject`, `request` and
-    /// `namespaceObject`. Adding a variable converts it to CEL's values whole, so this scope
+    /// What every evaluation on `object` sees: `object`, `oldObject`, and `request` and
+    /// `namespaceObject` when read. Adding a variable converts it to CEL's values whole, so this scope
     /// is made once per object and shared by the evaluations (`context`).
     fn scope(&self, object: &Json, target: &Target) -> Context<'_> {
         let mut ctx = self.functions.new_inner_scope();
         ctx.add_variable_as_val("object", value::to_val(object));
         ctx.add_variable_from_value("oldObject", Value::Null);
-        ctx.add_variable_from_value("request", to_cel(&self.request(target)));
-        ctx.add_variable_from_value(
-            "namespaceObject",
-            to_cel(&self.cluster.namespace_object(target)),
-        );
+        if self.names.contains("request") {
+            ctx.add_variable_from_value("request", to_cel(&self.request(target)));
+        }
+        if self.names.contains("namespaceObject") {
+            ctx.add_variable_from_value(
+                "namespaceObject",
+                to_cel(&self.cluster.namespace_object(target)),
+            );
+        }
         ctx
     }
 

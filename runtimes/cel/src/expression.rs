@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use kube_cel::cel::common::ast::{EntryExpr, Expr, IdedExpr};
+use kube_cel::cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue, operators};
 use kube_cel::cel::{Context, Program};
 
 /// The longest expression accepted, bytes: beyond anything a person writes, and a bound on
@@ -27,6 +27,12 @@ pub struct Compiled {
     pub program: Program,
     /// The `variables.<name>` it reads.
     pub variables: BTreeSet<String>,
+    /// The parts of `object` it reads, each whole: paths of field names (`["metadata",
+    /// "labels"]`); the empty path when it reads the object whole.
+    pub reads: BTreeSet<Vec<String>>,
+    /// The other names it reads (`request`, `params`): the names of functions, variables
+    /// and types not bound inside it.
+    pub names: BTreeSet<String>,
 }
 
 impl Compiled {
@@ -81,6 +87,8 @@ pub fn compile(place: &str, source: &str, scope: &Scope<'_>) -> Result<Compiled,
         scope,
         bound: Vec::new(),
         variables: BTreeSet::new(),
+        reads: BTreeSet::new(),
+        names: BTreeSet::new(),
         problem: None,
     };
     walk.expr(program.expression(), None);
@@ -92,6 +100,8 @@ pub fn compile(place: &str, source: &str, scope: &Scope<'_>) -> Result<Compiled,
         source: source.to_owned(),
         program,
         variables: walk.variables,
+        reads: walk.reads,
+        names: walk.names,
     })
 }
 
@@ -110,6 +120,8 @@ struct Walk<'s, 'a> {
     /// Comprehension variables in scope.
     bound: Vec<String>,
     variables: BTreeSet<String>,
+    reads: BTreeSet<Vec<String>>,
+    names: BTreeSet<String>,
     problem: Option<String>,
 }
 
@@ -121,6 +133,12 @@ impl Walk<'_, '_> {
     /// `message`: the message type an enclosing construction expects here, if any.
     fn expr(&mut self, e: &IdedExpr, expected: Option<&str>) {
         if self.problem.is_some() {
+            return;
+        }
+        // The walk meets a chain of selections from `object` at its end first: what the
+        // expression reads is that value, whole, whatever it does with it.
+        if let Some(path) = self.object_path(e) {
+            self.reads.insert(path);
             return;
         }
         match &e.expr {
@@ -201,10 +219,44 @@ impl Walk<'_, '_> {
         }
     }
 
+    /// The field names of `object.a.?b['c'][?'d']`: selections from `object` by field name
+    /// or string literal, optional or not; `None` for anything else. On a map each form reads
+    /// the same field; on anything else each fails, or tests, the same way on the value
+    /// whole.
+    fn object_path(&self, e: &IdedExpr) -> Option<Vec<String>> {
+        match &e.expr {
+            Expr::Ident(name) if name == "object" && !self.bound.contains(name) => Some(Vec::new()),
+            Expr::Select(select) => {
+                let mut path = self.object_path(&select.operand)?;
+                path.push(select.field.clone());
+                Some(path)
+            }
+            Expr::Call(call)
+                if call.target.is_none()
+                    && matches!(
+                        call.func_name.as_str(),
+                        operators::OPT_SELECT | operators::INDEX | operators::OPT_INDEX
+                    ) =>
+            {
+                let [operand, key] = call.args.as_slice() else {
+                    return None;
+                };
+                let Expr::Literal(LiteralValue::String(key)) = &key.expr else {
+                    return None;
+                };
+                let mut path = self.object_path(operand)?;
+                path.push(key.inner().to_owned());
+                Some(path)
+            }
+            _ => None,
+        }
+    }
+
     fn ident(&mut self, name: &str) {
         if self.bound.iter().any(|b| b == name) {
             return;
         }
+        self.names.insert(name.to_owned());
         match name {
             "authorizer" => self.refuse(
                 "uses `authorizer`, which asks the cluster's authorizer; vf-post cannot evaluate it offline"

@@ -6,6 +6,7 @@
 //!
 //! bytes (settings, documents) → policies (policy.rs, expression.rs) → matching (matching.rs)
 //! → evaluation (evaluate.rs; jsonpatch.rs, smd.rs) → findings and patches (diff.rs).
+//! reads.rs tells the host which parts of the objects the policies read.
 
 pub mod api;
 pub mod depth;
@@ -15,6 +16,7 @@ pub mod expression;
 pub mod jsonpatch;
 pub mod matching;
 pub mod policy;
+pub mod reads;
 pub mod settings;
 pub mod smd;
 pub mod value;

@@ -51,6 +51,25 @@ pub struct Policy {
     pub bindings: Vec<Binding>,
 }
 
+impl Policy {
+    /// Every expression of the policy.
+    pub fn expressions(&self) -> impl Iterator<Item = &Compiled> {
+        let checks = self
+            .validations
+            .iter()
+            .flat_map(|c| std::iter::once(&c.expression).chain(c.message_expression.as_ref()));
+        let mutations = self.mutations.iter().map(|m| match m {
+            Patcher::Apply(c) | Patcher::JsonPatch(c) => c,
+        });
+        self.conditions
+            .iter()
+            .chain(self.variables.iter().map(|(_, c)| c))
+            .chain(checks)
+            .chain(self.audit.iter().map(|(_, c)| c))
+            .chain(mutations)
+    }
+}
+
 pub struct Check {
     pub expression: Compiled,
     pub message: Option<String>,

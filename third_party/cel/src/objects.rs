@@ -1309,9 +1309,18 @@ impl Value {
                                             call.func_name.clone().into(),
                                         )
                                     })?;
+                                let this = Value::resolve_val(target, ctx)?;
+                                // vf-post: an optional's own methods on the interpreter's
+                                // values, as functions.rs defines them: converting the
+                                // optional to a `Value` and back copied what it holds.
+                                if let Some(v) = optional_method(&call.func_name, &this, &call.args, ctx) {
+                                    let v = v?;
+                                    crate::budget::charge_size(v.as_ref())?;
+                                    return Ok(Cow::<dyn Val>::Owned(v));
+                                }
                                 let mut ctx = FunctionContext::new(
                                     &call.func_name,
-                                    Some(Value::resolve_val(target, ctx)?.as_ref().try_into()?),
+                                    Some(this.as_ref().try_into()?),
                                     ctx,
                                     &call.args,
                                 );
@@ -1731,6 +1740,34 @@ fn checked_op(
     } else {
         Value::Timestamp(result).into()
     }
+}
+
+/// vf-post: `orValue`, `hasValue` and `value` of an optional, as `optional_or_value`,
+/// `optional_has_value` and `optional_value` in functions.rs compute them; `None` when `this`
+/// is no optional or the call is another.
+fn optional_method(
+    name: &str,
+    this: &Cow<'_, dyn Val>,
+    args: &[Expression],
+    ctx: &Context,
+) -> Option<Result<Box<dyn Val>, ExecutionError>> {
+    let optional = this.downcast_ref::<CelOptional>()?;
+    Some(match (name, args) {
+        ("orValue", [other]) => {
+            // The argument is evaluated whether or not it is used, as for any function.
+            let other = Value::resolve_val(other, ctx);
+            match optional.inner() {
+                Some(v) => other.map(|_| v.clone_as_boxed()),
+                None => other.map(Cow::into_owned),
+            }
+        }
+        ("hasValue", []) => Ok(Box::new(CelBool::from(optional.inner().is_some()))),
+        ("value", []) => optional
+            .inner()
+            .map(|v| v.clone_as_boxed())
+            .ok_or_else(|| ExecutionError::function_error("value", "optional.none() dereference")),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
