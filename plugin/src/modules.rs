@@ -46,15 +46,25 @@ pub enum Reads {
     Parts(Parts),
 }
 
-/// Parts of objects (the `parts` record of wit/policy.wit): paths of field names, each
-/// value at the end of one sent whole, and kinds sent whole.
+/// Parts of objects (the `parts` record of wit/policy.wit): paths, each value at the end of
+/// one sent whole, and kinds sent whole.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Parts {
-    /// From the object's top: `["metadata", "labels"]`.
-    pub paths: Vec<Vec<String>>,
+    /// From the object's top: `metadata.labels`, `spec.containers[*].image`.
+    pub paths: Vec<Vec<Step>>,
     /// Kinds sent whole.
     pub whole_kinds: Vec<String>,
+}
+
+/// One step of a path (the `step` variant of wit/policy.wit).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Step {
+    /// A map's field.
+    Field(String),
+    /// Every item of a list.
+    Items,
 }
 
 impl Parts {
@@ -63,31 +73,38 @@ impl Parts {
         let mut root = Fields::default();
         for path in &self.paths {
             let mut at = &mut root;
-            for field in path {
+            for step in path {
                 if at.whole {
                     break;
                 }
-                at = at.next.entry(field.clone()).or_default();
+                at = match step {
+                    Step::Field(name) => at.fields.entry(name.clone()).or_default(),
+                    Step::Items => at.items.get_or_insert_default(),
+                };
             }
             // A path ending here takes the value whole, whatever longer paths asked for.
             at.whole = true;
-            at.next.clear();
+            at.fields.clear();
+            at.items = None;
         }
         root
     }
 }
 
-/// What to send of a value: whole, or of a map the fields named, each by its own tree.
+/// What to send of a value: whole, or of a map the fields named and of a list every item,
+/// each by its own tree.
 #[derive(Debug, Default)]
 pub struct Fields {
     whole: bool,
-    next: std::collections::BTreeMap<String, Fields>,
+    fields: std::collections::BTreeMap<String, Fields>,
+    items: Option<Box<Fields>>,
 }
 
 impl Fields {
     /// `object`'s parts as JSON text: of each map on the way to a path's end, the fields on
-    /// some path, in the object's order; a value at a path's end, or one on the way that is
-    /// not a map, whole.
+    /// some path, in the object's order; of each list on the way, every item; a value at a
+    /// path's end, or one on the way that is not what the step reads (or a map iterated as
+    /// items: its keys are read), whole.
     pub fn json(&self, object: &Value) -> String {
         serde_json::to_string(&Projected {
             fields: self,
@@ -107,20 +124,31 @@ impl Serialize for Projected<'_> {
         &self,
         serializer: S,
     ) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap as _;
-        let Value::Object(map) = self.value else {
-            return self.value.serialize(serializer);
-        };
-        if self.fields.whole {
-            return self.value.serialize(serializer);
-        }
-        let mut out = serializer.serialize_map(None)?;
-        for (key, value) in map {
-            if let Some(fields) = self.fields.next.get(key) {
-                out.serialize_entry(key, &Projected { fields, value })?;
+        use serde::ser::{SerializeMap as _, SerializeSeq as _};
+        let items = self.fields.items.as_deref();
+        match self.value {
+            _ if self.fields.whole => self.value.serialize(serializer),
+            Value::Array(list) => match items {
+                Some(fields) => {
+                    let mut out = serializer.serialize_seq(Some(list.len()))?;
+                    for value in list {
+                        out.serialize_element(&Projected { fields, value })?;
+                    }
+                    out.end()
+                }
+                None => self.value.serialize(serializer),
+            },
+            Value::Object(map) if items.is_none() => {
+                let mut out = serializer.serialize_map(None)?;
+                for (key, value) in map {
+                    if let Some(fields) = self.fields.fields.get(key) {
+                        out.serialize_entry(key, &Projected { fields, value })?;
+                    }
+                }
+                out.end()
             }
+            _ => self.value.serialize(serializer),
         }
-        out.end()
     }
 }
 
@@ -178,7 +206,8 @@ pub struct ModulePatch {
 
 impl Release {
     /// The documents a module sees: of `kinds` (every kind when empty), of `team` when
-    /// given, with what it `reads` of the object as JSON. Labels and annotations are the
+    /// given, with what it `reads` of the object as JSON (a module reading parts gets labels
+    /// and annotations only there). Labels and annotations are the
     /// documents' own, parsed or not, as the last mutation left them. Unless `with_secrets`
     /// (a module the platform lets read them), Secret values are replaced and any secret
     /// copied elsewhere is masked.
@@ -210,8 +239,15 @@ impl Release {
                     kind: d.kind().to_owned(),
                     name: d.name().to_owned(),
                     namespace: d.namespace().map(str::to_owned),
-                    labels: d.labels().to_vec(),
-                    annotations: d.annotations().to_vec(),
+                    // A module reading parts reads labels and annotations there.
+                    labels: match fields {
+                        Some(_) => Vec::new(),
+                        None => d.labels().to_vec(),
+                    },
+                    annotations: match fields {
+                        Some(_) => Vec::new(),
+                        None => d.annotations().to_vec(),
+                    },
                     object: match (d.value(), reads) {
                         (None, _) | (_, Reads::Identity) => String::new(),
                         (Some(value), _) => {

@@ -3,7 +3,7 @@
 
 mod support;
 
-use vf_plugin::modules::{ModuleHit, ModulePatch, Parts, Reads};
+use vf_plugin::modules::{ModuleHit, ModulePatch, Parts, Reads, Step};
 use vf_plugin::{Config, Objects, Severity, prepare};
 
 fn touch_all() -> Config {
@@ -51,6 +51,17 @@ fn whole_objects_come_only_for_the_kinds_asked() {
     assert!(views.iter().all(|v| v.object.starts_with('{')));
 }
 
+/// A path written with dots, `*` for every item of a list.
+fn path(dotted: &str) -> Vec<Step> {
+    dotted
+        .split('.')
+        .map(|s| match s {
+            "*" => Step::Items,
+            field => Step::Field(field.to_owned()),
+        })
+        .collect()
+}
+
 /// A module reading parts gets, of each object, the values at its paths whole and the maps
 /// on the way with only the fields on some path; everything else as a whole-object reader
 /// gets it (Secrets masked, whole kinds whole).
@@ -69,8 +80,9 @@ spec:
   selector: [not, a, map]
   template:
     spec:
-      containers: [{name: app, image: "x:1"}]
-      volumes: []
+      containers: [{name: app, image: "x:1"}, {name: side, image: "y:2", ports: []}, 3]
+      volumes: {not: a list}
+      initContainers: [{name: init, image: "z:1"}]
 ---
 # Source: c/templates/ns.yaml
 apiVersion: v1
@@ -87,25 +99,18 @@ data: {password: aHVudGVyMg==}
     let release = prepare(input, &Config::default(), &Objects::All, &[]).unwrap();
     let parts = Reads::Parts(Parts {
         paths: vec![
-            vec!["kind".into()],
-            vec!["metadata".into(), "annotations".into(), "b".into()],
-            vec!["metadata".into(), "missing".into()],
-            vec!["spec".into(), "selector".into(), "matchLabels".into()],
-            vec![
-                "spec".into(),
-                "template".into(),
-                "spec".into(),
-                "containers".into(),
-            ],
+            path("kind"),
+            path("metadata.annotations.b"),
+            path("metadata.missing"),
+            path("spec.selector.matchLabels"),
+            path("spec.template.spec.containers.*.image"),
+            path("spec.template.spec.volumes.*.name"),
             // A longer path under one read whole changes nothing.
-            vec![
-                "spec".into(),
-                "template".into(),
-                "spec".into(),
-                "containers".into(),
-                "x".into(),
-            ],
-            vec!["data".into(), "password".into()],
+            path("spec.template.spec.initContainers"),
+            path("spec.template.spec.initContainers.*.name"),
+            // Items of a map: the map whole (iterating it reads its keys).
+            path("metadata.labels.*"),
+            path("data.password"),
         ],
         whole_kinds: vec!["Namespace".into()],
     });
@@ -118,10 +123,14 @@ data: {password: aHVudGVyMg==}
         objects[0],
         serde_json::json!({
             "kind": "Deployment",
-            "metadata": {"annotations": {"b": "2"}},
+            "metadata": {"labels": {"app": "web"}, "annotations": {"b": "2"}},
             "spec": {
                 "selector": ["not", "a", "map"],
-                "template": {"spec": {"containers": [{"name": "app", "image": "x:1"}]}},
+                "template": {"spec": {
+                    "containers": [{"image": "x:1"}, {"image": "y:2"}, 3],
+                    "volumes": {"not": "a list"},
+                    "initContainers": [{"name": "init", "image": "z:1"}],
+                }},
             },
         })
     );
@@ -144,10 +153,22 @@ data: {password: aHVudGVyMg==}
     );
     // The empty path reads the object whole.
     let all = Reads::Parts(Parts {
-        paths: vec![vec![]],
+        paths: vec![Vec::new()],
         whole_kinds: vec![],
     });
-    assert_eq!(release.views(&[], None, &all, false), whole);
+    let objects = |views: Vec<vf_plugin::modules::DocView>| -> Vec<String> {
+        views.into_iter().map(|v| v.object).collect()
+    };
+    assert_eq!(
+        objects(release.views(&[], None, &all, false)),
+        objects(whole.clone())
+    );
+    // A module reading parts finds labels and annotations in its parts.
+    assert!(
+        views
+            .iter()
+            .all(|v| v.labels.is_empty() && v.annotations.is_empty())
+    );
 }
 
 /// A patch on a document reading emitted at once (a local change) keeps that change.

@@ -16,10 +16,12 @@ use wit_component::{DecodedWasm, WitPrinter};
 
 use super::bindings::module::vf::policy::types::{Metadata, RuleInfo};
 use super::bindings::module::{Module, ModulePre};
-use super::bindings::module_with_reads::exports::vf::policy::reads::GuestIndices as ReadsIndices;
+use super::bindings::module_with_reads::exports::vf::policy::reads::{
+    GuestIndices as ReadsIndices, Step as WitStep,
+};
 use super::cache::{self, Obtained};
 use super::sandbox::{self, Bounds, Limits};
-use vf_plugin::modules::{Parts, Reads};
+use vf_plugin::modules::{Parts, Reads, Step};
 
 /// The interface a policy module must export.
 pub const POLICY_EXPORT: &str = "vf:policy/policy@0.1.0";
@@ -348,7 +350,7 @@ pub fn check_settings(mut module: PolicyModule) -> Result<PolicyModule> {
 }
 
 /// A module's `reads`, within the host's bounds.
-fn checked_parts(paths: Vec<Vec<String>>, whole_kinds: Vec<String>) -> Result<Parts> {
+fn checked_parts(paths: Vec<Vec<WitStep>>, whole_kinds: Vec<String>) -> Result<Parts> {
     if paths.len() > MAX_PATHS {
         bail!(
             "reads {} paths of each object, more than the {MAX_PATHS} allowed",
@@ -367,6 +369,17 @@ fn checked_parts(paths: Vec<Vec<String>>, whole_kinds: Vec<String>) -> Result<Pa
             whole_kinds.len()
         );
     }
+    let paths = paths
+        .into_iter()
+        .map(|path| {
+            path.into_iter()
+                .map(|step| match step {
+                    WitStep::Field(name) => Step::Field(name),
+                    WitStep::Items => Step::Items,
+                })
+                .collect()
+        })
+        .collect();
     Ok(Parts { paths, whole_kinds })
 }
 

@@ -12,9 +12,16 @@ fn main() {
     let docs: Vec<vf_cel::Doc> = docs
         .into_iter()
         .enumerate()
-        .map(|(index, object)| vf_cel::Doc {
-            index: index as u32,
-            object,
+        .map(|(index, object)| {
+            let kind = object["kind"].as_str().unwrap_or_default().to_owned();
+            vf_cel::Doc::read(
+                index as u32,
+                &kind,
+                &object.to_string(),
+                &set,
+                settings.phase,
+            )
+            .unwrap()
         })
         .collect();
     for _ in 0..3 {

@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 wit_bindgen::generate!({ path: "../../wit/policy.wit", world: "module-with-reads" });
 
 use exports::vf::policy::policy::{Document, Error, Guest, Metadata, Verdict};
-use exports::vf::policy::reads::{Guest as Reads, Parts};
+use exports::vf::policy::reads::{Guest as Reads, Parts, Step};
 use vf::policy::types::{Finding, Patch, Severity as WitSeverity};
 
 use crate::Severity;
@@ -37,17 +37,14 @@ impl Guest for Runtime {
         let functions = crate::functions();
         let (settings, set) = crate::load(&settings, &functions).map_err(Error::InvalidSettings)?;
         let docs = documents
-            .into_iter()
-            .map(|d| {
-                let object: Json = crate::from_host_json(&d.object)
-                    .map_err(|e| Error::Failed(format!("document {}: {e}", d.index)))?;
-                Ok(crate::Doc {
-                    index: d.index,
-                    object,
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
+            .iter()
+            .map(|d| crate::Doc::read(d.index, &d.kind, &d.object, &set, settings.phase))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(Error::Failed)?;
         let verdict = crate::evaluate::evaluate(&functions, &set, &settings, &docs);
+        // The instance ends with this call: freeing the release's objects, value by value,
+        // only spends time on memory about to vanish.
+        std::mem::forget((documents, docs));
         Ok(Verdict {
             findings: verdict
                 .findings
@@ -82,7 +79,18 @@ impl Reads for Runtime {
         let functions = crate::functions();
         let (settings, set) = crate::load(&settings, &functions).map_err(Error::InvalidSettings)?;
         Ok(crate::reads::of(&set, settings.phase).map(|p| Parts {
-            paths: p.paths,
+            paths: p
+                .paths
+                .into_iter()
+                .map(|path| {
+                    path.into_iter()
+                        .map(|step| match step {
+                            crate::reads::Step::Field(f) => Step::Field(f),
+                            crate::reads::Step::Items => Step::Items,
+                        })
+                        .collect()
+                })
+                .collect(),
             whole_kinds: p.whole_kinds,
         }))
     }

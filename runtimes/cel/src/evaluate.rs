@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use kube_cel::cel::common::value::Val;
 use kube_cel::cel::objects::{Key, Map};
 use kube_cel::cel::{Context, Value};
 use serde_json::Value as Json;
@@ -23,7 +24,45 @@ use crate::{diff, jsonpatch, smd};
 /// One object of the release, by its index in the call.
 pub struct Doc {
     pub index: u32,
+    /// The object as JSON; null for one read straight into CEL's values (`value`).
     pub object: Json,
+    /// The object as CEL's values, when read straight from its JSON text.
+    pub value: Option<Box<dyn Val>>,
+}
+
+impl Doc {
+    /// Reads a document the host sent as JSON text. Validating policies see most objects only
+    /// as CEL values, read straight from the text; the mutating phases, and the objects read
+    /// as JSON besides (namespaces, resource definitions, parameters), are read as JSON.
+    pub fn read(
+        index: u32,
+        kind: &str,
+        text: &str,
+        set: &PolicySet,
+        phase: Phase,
+    ) -> Result<Doc, String> {
+        let as_json = phase != Phase::Validate
+            || matches!(kind, "Namespace" | "CustomResourceDefinition")
+            || set
+                .validating
+                .iter()
+                .any(|p| p.param_kind.as_ref().is_some_and(|(_, k)| k == kind));
+        if as_json {
+            let object =
+                crate::from_host_json(text).map_err(|e| format!("document {index}: {e}"))?;
+            return Ok(Doc {
+                index,
+                object,
+                value: None,
+            });
+        }
+        let value = value::parse_val(text).map_err(|e| format!("document {index}: {e}"))?;
+        Ok(Doc {
+            index,
+            object: Json::Null,
+            value: Some(value),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -127,7 +166,11 @@ impl<'a> Evaluation<'a> {
 
 impl Run<'_> {
     fn validate(&self, doc: &Doc, findings: &mut Vec<Finding>) {
-        let Some(target) = self.cluster.target(&doc.object) else {
+        let target = match &doc.value {
+            Some(value) => self.cluster.target_of_val(value.as_ref()),
+            None => self.cluster.target(&doc.object),
+        };
+        let Some(target) = target else {
             return;
         };
         // The object in CEL's values, made once for every policy that matches it: each
@@ -136,7 +179,13 @@ impl Run<'_> {
         for policy in self.set.validating.iter().filter(|p| self.wanted(p)) {
             for (binding, params) in self.bound(policy, &target, doc, findings) {
                 let mut eval = Evaluation::new(policy, binding, params);
-                let scope = scope.get_or_init(|| self.scope(&doc.object, &target));
+                let scope = scope.get_or_init(|| {
+                    let object = match &doc.value {
+                        Some(value) => value.clone_as_boxed(),
+                        None => value::to_val(&doc.object),
+                    };
+                    self.scope(object, &target)
+                });
                 self.validate_one(&mut eval, scope, doc, findings);
             }
         }
@@ -300,9 +349,9 @@ impl Run<'_> {
     /// What every evaluation on `object` sees: `object`, `oldObject`, and `request` and
     /// `namespaceObject` when read. Adding a variable converts it to CEL's values whole, so this scope
     /// is made once per object and shared by the evaluations (`context`).
-    fn scope(&self, object: &Json, target: &Target) -> Context<'_> {
+    fn scope(&self, object: Box<dyn Val>, target: &Target) -> Context<'_> {
         let mut ctx = self.functions.new_inner_scope();
-        ctx.add_variable_as_val("object", value::to_val(object));
+        ctx.add_variable_as_val("object", object);
         ctx.add_variable_from_value("oldObject", Value::Null);
         if self.names.contains("request") {
             ctx.add_variable_from_value("request", to_cel(&self.request(target)));
@@ -322,12 +371,18 @@ impl Run<'_> {
         if eval.policy.param_kind.is_some() {
             ctx.add_variable_from_value("params", eval.params.map_or(Value::Null, to_cel));
         }
-        ctx.add_variable_from_value(
-            "variables",
-            Value::Map(Map {
-                map: Arc::new(HashMap::new()),
-            }),
-        );
+        // `variables` where the policy declares some or names it (`size(variables)`).
+        let policy = eval.policy;
+        if !policy.variables.is_empty()
+            || policy.expressions().any(|c| c.names.contains("variables"))
+        {
+            ctx.add_variable_from_value(
+                "variables",
+                Value::Map(Map {
+                    map: Arc::new(HashMap::new()),
+                }),
+            );
+        }
         ctx
     }
 
@@ -538,7 +593,7 @@ impl Run<'_> {
         findings: &mut Vec<Finding>,
     ) -> Option<Json> {
         {
-            let scope = self.scope(object, target);
+            let scope = self.scope(value::to_val(object), target);
             let ctx = self.context(&scope, eval);
             if !self.conditions_hold(&ctx, eval, doc, findings) {
                 return None;
@@ -546,7 +601,7 @@ impl Run<'_> {
         }
         let mut current = object.clone();
         for mutation in &eval.policy.mutations {
-            let scope = self.scope(&current, target);
+            let scope = self.scope(value::to_val(&current), target);
             let mut ctx = self.context(&scope, eval);
             let failed = self.variables(&mut ctx, eval);
             let result = match mutation {

@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 use kube_cel::cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue, operators};
 use kube_cel::cel::{Context, Program};
 
+use crate::reads::Step;
+
 /// The longest expression accepted, bytes: beyond anything a person writes, and a bound on
 /// parsing time.
 const MAX_LENGTH: usize = 64 * 1024;
@@ -27,9 +29,10 @@ pub struct Compiled {
     pub program: Program,
     /// The `variables.<name>` it reads.
     pub variables: BTreeSet<String>,
-    /// The parts of `object` it reads, each whole: paths of field names (`["metadata",
-    /// "labels"]`); the empty path when it reads the object whole.
-    pub reads: BTreeSet<Vec<String>>,
+    /// The parts of `object` it reads, each whole: paths from the object's top
+    /// (`metadata.labels`, `spec.containers[*].image`); the empty path when it reads the
+    /// object whole.
+    pub reads: BTreeSet<Vec<Step>>,
     /// The other names it reads (`request`, `params`): the names of functions, variables
     /// and types not bound inside it.
     pub names: BTreeSet<String>,
@@ -105,6 +108,19 @@ pub fn compile(place: &str, source: &str, scope: &Scope<'_>) -> Result<Compiled,
     })
 }
 
+/// A literal, or a list or map of literals: a value that reads nothing.
+fn is_constant(e: &IdedExpr) -> bool {
+    match &e.expr {
+        Expr::Literal(_) => true,
+        Expr::List(list) => list.elements.iter().all(is_constant),
+        Expr::Map(map) => map.entries.iter().all(|entry| match &entry.expr {
+            EntryExpr::MapEntry(entry) => is_constant(&entry.key) && is_constant(&entry.value),
+            EntryExpr::StructField(_) => false,
+        }),
+        _ => false,
+    }
+}
+
 /// Parse errors come over several lines (the expression, a caret), one error after another;
 /// reports take the first error, on one line.
 fn one_line(text: &str) -> String {
@@ -117,10 +133,11 @@ fn one_line(text: &str) -> String {
 
 struct Walk<'s, 'a> {
     scope: &'s Scope<'a>,
-    /// Comprehension variables in scope.
-    bound: Vec<String>,
+    /// Comprehension variables in scope, innermost last; with the path of `object` a
+    /// variable holds the items of, if it does.
+    bound: Vec<(String, Option<Vec<Step>>)>,
     variables: BTreeSet<String>,
-    reads: BTreeSet<Vec<String>>,
+    reads: BTreeSet<Vec<Step>>,
     names: BTreeSet<String>,
     problem: Option<String>,
 }
@@ -146,7 +163,7 @@ impl Walk<'_, '_> {
             Expr::Select(select) => {
                 if let Expr::Ident(root) = &select.operand.expr
                     && root == "variables"
-                    && !self.bound.contains(root)
+                    && !self.is_bound(root)
                 {
                     if self.scope.variables.contains(&select.field) {
                         self.variables.insert(select.field.clone());
@@ -190,16 +207,37 @@ impl Walk<'_, '_> {
                 }
             }
             Expr::Comprehension(c) => {
-                self.expr(&c.iter_range, None);
+                // Over a part of `object`, the variable holds its items: what the loop selects
+                // from the variable is read of every item. Two variables (index and item, or
+                // key and value) are left to the general rule: the range is read whole.
+                let range = match c.iter_var2 {
+                    None => self.object_path(&c.iter_range),
+                    Some(_) => None,
+                };
+                if range.is_none() {
+                    self.expr(&c.iter_range, None);
+                }
                 self.expr(&c.accu_init, None);
-                let mut names = vec![c.iter_var.clone(), c.accu_var.clone()];
-                names.extend(c.iter_var2.clone());
+                let items = range.clone().map(|mut p| {
+                    p.push(Step::Items);
+                    p
+                });
                 let depth = self.bound.len();
-                self.bound.extend(names);
+                self.bound.push((c.iter_var.clone(), items.clone()));
+                self.bound.push((c.accu_var.clone(), None));
+                self.bound
+                    .extend(c.iter_var2.iter().map(|v| (v.clone(), None)));
                 self.expr(&c.loop_cond, None);
                 self.expr(&c.loop_step, None);
                 self.expr(&c.result, None);
                 self.bound.truncate(depth);
+                // Any read through the items sends the range with every item; a loop that
+                // reads nothing of its items still needs the range, whole.
+                if let (Some(range), Some(items)) = (range, items)
+                    && !self.reads.iter().any(|r| r.starts_with(&items))
+                {
+                    self.reads.insert(range);
+                }
             }
             Expr::List(list) => {
                 for item in &list.elements {
@@ -219,17 +257,34 @@ impl Walk<'_, '_> {
         }
     }
 
-    /// The field names of `object.a.?b['c'][?'d']`: selections from `object` by field name
-    /// or string literal, optional or not; `None` for anything else. On a map each form reads
-    /// the same field; on anything else each fails, or tests, the same way on the value
-    /// whole.
-    fn object_path(&self, e: &IdedExpr) -> Option<Vec<String>> {
+    /// Whether `name` is a comprehension variable here.
+    fn is_bound(&self, name: &str) -> bool {
+        self.bound.iter().any(|(b, _)| b == name)
+    }
+
+    /// The path of `object.a.?b['c'][?'d']`: selections from `object` (or from a variable
+    /// holding items of a part of it) by field name or string literal, optional or not, and
+    /// `x.orValue(constant)` of such an optional; `None` for anything else. On a map each
+    /// form reads the same field; on anything else each fails, or tests, the same way on the
+    /// value whole.
+    fn object_path(&self, e: &IdedExpr) -> Option<Vec<Step>> {
         match &e.expr {
-            Expr::Ident(name) if name == "object" && !self.bound.contains(name) => Some(Vec::new()),
+            Expr::Ident(name) => match self.bound.iter().rev().find(|(b, _)| b == name) {
+                Some((_, items)) => items.clone(),
+                None => (name == "object").then(Vec::new),
+            },
             Expr::Select(select) => {
                 let mut path = self.object_path(&select.operand)?;
-                path.push(select.field.clone());
+                path.push(Step::Field(select.field.clone()));
                 Some(path)
+            }
+            // The optional's value, or a constant that reads nothing of the object.
+            Expr::Call(call)
+                if call.func_name == "orValue"
+                    && call.args.len() == 1
+                    && is_constant(&call.args[0]) =>
+            {
+                self.object_path(call.target.as_deref()?)
             }
             Expr::Call(call)
                 if call.target.is_none()
@@ -245,7 +300,7 @@ impl Walk<'_, '_> {
                     return None;
                 };
                 let mut path = self.object_path(operand)?;
-                path.push(key.inner().to_owned());
+                path.push(Step::Field(key.inner().to_owned()));
                 Some(path)
             }
             _ => None,
@@ -253,7 +308,7 @@ impl Walk<'_, '_> {
     }
 
     fn ident(&mut self, name: &str) {
-        if self.bound.iter().any(|b| b == name) {
+        if self.is_bound(name) {
             return;
         }
         self.names.insert(name.to_owned());

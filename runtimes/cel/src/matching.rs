@@ -4,12 +4,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use kube_cel::cel::common::types::{CelMap, CelMapKey, CelString};
+use kube_cel::cel::common::value::Val;
 use serde_json::Value as Json;
 
 use crate::api::{LabelSelector, MatchResources, ResourceRule};
 
 /// The object being admitted, as an admission request names it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     pub group: String,
     pub version: String,
@@ -76,8 +78,54 @@ impl Cluster {
 
     /// The object as an admission request names it; `None` without apiVersion or kind.
     pub fn target(&self, object: &Json) -> Option<Target> {
-        let api = object.get("apiVersion")?.as_str()?;
-        let kind = object.get("kind")?.as_str()?.to_owned();
+        self.target_named(Named {
+            api: object.get("apiVersion")?.as_str()?,
+            kind: object.get("kind")?.as_str()?,
+            name: str_at(object, &["metadata", "name"]),
+            namespace: str_at(object, &["metadata", "namespace"]),
+            labels: labels_of(object),
+        })
+    }
+
+    /// [`Cluster::target`] of an object read straight into CEL's values.
+    pub fn target_of_val(&self, object: &dyn Val) -> Option<Target> {
+        fn field<'v>(v: &'v dyn Val, name: &str) -> Option<&'v dyn Val> {
+            let map = v.downcast_ref::<CelMap>()?;
+            map.inner().get(&CelMapKey::from(name)).map(|v| v.as_ref())
+        }
+        fn string(v: Option<&dyn Val>) -> Option<&str> {
+            v?.downcast_ref::<CelString>().map(|s| s.inner())
+        }
+        let metadata = field(object, "metadata");
+        let labels = metadata
+            .and_then(|m| field(m, "labels"))
+            .and_then(|l| l.downcast_ref::<CelMap>())
+            .map(|labels| {
+                labels
+                    .inner()
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        let CelMapKey::String(k) = k else {
+                            return None;
+                        };
+                        Some((k.inner().to_owned(), string(Some(v.as_ref()))?.to_owned()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let at = |name| string(metadata.and_then(|m| field(m, name))).unwrap_or_default();
+        self.target_named(Named {
+            api: string(field(object, "apiVersion"))?,
+            kind: string(field(object, "kind"))?,
+            name: at("name"),
+            namespace: at("namespace"),
+            labels,
+        })
+    }
+
+    fn target_named(&self, object: Named<'_>) -> Option<Target> {
+        let api = object.api;
+        let kind = object.kind.to_owned();
         let (group, version) = match api.split_once('/') {
             Some((g, v)) => (g.to_owned(), v.to_owned()),
             None => (String::new(), api.to_owned()),
@@ -98,7 +146,7 @@ impl Cluster {
         let namespace = if namespaced == Some(false) {
             String::new()
         } else {
-            match str_at(object, &["metadata", "namespace"]) {
+            match object.namespace {
                 "" => self.default_namespace.clone(),
                 ns => ns.to_owned(),
             }
@@ -109,9 +157,9 @@ impl Cluster {
             kind,
             resources,
             namespaced,
-            name: str_at(object, &["metadata", "name"]).to_owned(),
+            name: object.name.to_owned(),
             namespace,
-            labels: labels_of(object),
+            labels: object.labels,
         })
     }
 
@@ -141,6 +189,16 @@ impl Cluster {
             },
         })
     }
+}
+
+/// What an admission request names of an object (`metadata` strings empty when missing).
+struct Named<'a> {
+    api: &'a str,
+    kind: &'a str,
+    name: &'a str,
+    namespace: &'a str,
+    /// String-valued labels.
+    labels: BTreeMap<String, String>,
 }
 
 fn str_at<'a>(object: &'a Json, path: &[&str]) -> &'a str {
@@ -488,6 +546,32 @@ mod tests {
         assert!(check(&in_prod));
         assert!(!check(&in_default));
         assert!(check(&cluster_role));
+    }
+
+    /// An object read straight into CEL's values is named as its JSON is.
+    #[test]
+    fn targets_of_values_equal_targets_of_json() {
+        let mut cluster = Cluster {
+            default_namespace: "shop".into(),
+            ..Cluster::default()
+        };
+        cluster.learn(&json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "gizmos.example.com"}, "spec": {"group": "example.com", "names": {"kind": "Widget", "plural": "gizmos"}, "scope": "Cluster"}}));
+        for object in [
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"a": "b", "n": 1, "m": null}}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ns", "labels": []}}),
+            json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "x"}}),
+            json!({"apiVersion": "example.com/v1", "kind": "Other", "metadata": 3}),
+            json!({"apiVersion": "v1", "kind": 7}),
+            json!({"kind": "Pod"}),
+            json!([1]),
+        ] {
+            let value = crate::value::parse_val(&object.to_string()).unwrap();
+            assert_eq!(
+                cluster.target_of_val(value.as_ref()),
+                cluster.target(&object),
+                "{object}"
+            );
+        }
     }
 
     #[test]

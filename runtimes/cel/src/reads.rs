@@ -8,11 +8,20 @@ use std::collections::BTreeSet;
 use crate::policy::PolicySet;
 use crate::settings::Phase;
 
-/// Parts of objects: paths of field names, and kinds read whole.
+/// One step of a path into an object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    /// A map's field.
+    Field(String),
+    /// Every item of a list.
+    Items,
+}
+
+/// Parts of objects: paths, and kinds read whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parts {
     /// No path is a prefix of another (the shorter one reads the value whole).
-    pub paths: Vec<Vec<String>>,
+    pub paths: Vec<Vec<Step>>,
     pub whole_kinds: Vec<String>,
 }
 
@@ -39,9 +48,9 @@ pub fn of(set: &PolicySet, phase: Phase) -> Option<Parts> {
     if phase != Phase::Validate {
         return None;
     }
-    let mut paths: BTreeSet<Vec<String>> = MATCHED
+    let mut paths: BTreeSet<Vec<Step>> = MATCHED
         .iter()
-        .map(|p| p.iter().map(|s| (*s).to_owned()).collect())
+        .map(|p| p.iter().map(|s| Step::Field((*s).to_owned())).collect())
         .collect();
     let mut whole_kinds: BTreeSet<String> = WHOLE.iter().map(|k| (*k).to_owned()).collect();
     for policy in &set.validating {
@@ -54,7 +63,7 @@ pub fn of(set: &PolicySet, phase: Phase) -> Option<Parts> {
         return None;
     }
     // Sorted, a path's prefixes come right before it.
-    let mut kept: Vec<Vec<String>> = Vec::new();
+    let mut kept: Vec<Vec<Step>> = Vec::new();
     for path in paths {
         if !kept.iter().any(|k| path.starts_with(k)) {
             kept.push(path);
@@ -95,7 +104,18 @@ mod tests {
     }
 
     fn paths(p: &Parts) -> Vec<String> {
-        p.paths.iter().map(|p| p.join(".")).collect()
+        p.paths
+            .iter()
+            .map(|p| {
+                p.iter()
+                    .map(|s| match s {
+                        Step::Field(f) => f.as_str(),
+                        Step::Items => "*",
+                    })
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
+            .collect()
     }
 
     #[test]
@@ -125,6 +145,42 @@ mod tests {
             ]
         );
         assert_eq!(p.whole_kinds, ["ConfigMap", "Namespace"]);
+    }
+
+    #[test]
+    fn loops_over_parts_read_what_they_select_of_every_item() {
+        let p = parts(&[
+            "object.?spec.?template.?spec.?containers.orValue([]).all(c, c.?image.orValue(':').contains(':') && c.ports.all(p, p.containerPort > 0))",
+            "object.spec.volumes.exists(v, true)",
+            "object.spec.initContainers.filter(c, c.name == 'x').size() == 0",
+            "object.data.all(k, k != 'x')",
+            "object.spec.hostAliases.orValue(params.x).all(h, h.ip != '')",
+        ])
+        .unwrap();
+        let paths = paths(&p);
+        for expected in [
+            // What the loop selects of each item, nested loops too.
+            "spec.template.spec.containers.*.image",
+            "spec.template.spec.containers.*.ports.*.containerPort",
+            // A loop reading nothing of its items reads the list.
+            "spec.volumes",
+            // `filter` keeps items, and a map's items are its keys: read whole.
+            "spec.initContainers.*",
+            "data.*",
+            // A default that is not a constant: the general rule.
+            "spec.hostAliases",
+        ] {
+            assert!(
+                paths.contains(&expected.to_owned()),
+                "{expected} not in {paths:?}"
+            );
+        }
+        assert!(
+            !paths
+                .iter()
+                .any(|p| p.starts_with("spec.template.spec.containers") && !p.contains('*')),
+            "{paths:?}"
+        );
     }
 
     #[test]

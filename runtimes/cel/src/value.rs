@@ -9,7 +9,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use kube_cel::cel::Value;
 use kube_cel::cel::common::types::{
-    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString,
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapEntries, CelMapKey, CelNull, CelString,
 };
 use kube_cel::cel::common::value::Val;
 use kube_cel::cel::objects::{Key, Map};
@@ -45,8 +45,102 @@ pub fn to_val(json: &Json) -> Box<dyn Val> {
             fields
                 .iter()
                 .map(|(k, v)| (CelMapKey::from(k.as_str()), to_val(v)))
-                .collect::<HashMap<_, _>>(),
+                .collect::<CelMapEntries>(),
         )),
+    }
+}
+
+/// JSON text as the interpreter holds it, read straight into CEL's values: the same value as
+/// `to_val` of the parsed JSON, without the JSON tree in between. Depth is the host's to
+/// bound (it writes objects at most 200 levels deep).
+pub fn parse_val(text: &str) -> serde_json::Result<Box<dyn Val>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.disable_recursion_limit();
+    let value = serde::Deserializer::deserialize_any(&mut de, ValVisitor)?;
+    de.end()?;
+    Ok(value)
+}
+
+/// Builds CEL values as serde_json's `Value` visitor builds JSON, number for number: an
+/// integer that fits int64 is an int, anything else goes through [`number`] as `to_cel`
+/// sends a JSON number that is not an int64.
+struct ValVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ValVisitor {
+    type Value = Box<dyn Val>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(Box::new(CelBool::from(b)))
+    }
+
+    fn visit_i64<E>(self, i: i64) -> Result<Self::Value, E> {
+        Ok(Box::new(CelInt::from(i)))
+    }
+
+    fn visit_u64<E>(self, u: u64) -> Result<Self::Value, E> {
+        Ok(match i64::try_from(u) {
+            Ok(i) => Box::new(CelInt::from(i)),
+            Err(_) => boxed(number(u as f64)),
+        })
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<Self::Value, E> {
+        Ok(boxed(number(f)))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(Box::new(CelString::from(s)))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+        Ok(Box::new(CelString::from(s)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Box::new(CelNull))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(Seed)? {
+            items.push(item);
+        }
+        Ok(Box::new(CelList::from(items)))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        // Collected first, the map is built at its size at once (JSON does not say it).
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let value = map.next_value_seed(Seed)?;
+            entries.push((CelMapKey::from(key.as_ref()), value));
+        }
+        // A key given twice keeps its last value, as serde_json's map does.
+        Ok(Box::new(CelMap::from(
+            entries.into_iter().collect::<CelMapEntries>(),
+        )))
+    }
+}
+
+struct Seed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Seed {
+    type Value = Box<dyn Val>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(ValVisitor)
+    }
+}
+
+fn boxed(value: Value) -> Box<dyn Val> {
+    match value {
+        Value::Int(i) => Box::new(CelInt::from(i)),
+        Value::Float(f) => Box::new(CelDouble::from(f)),
+        _ => unreachable!("number() gives an int or a double"),
     }
 }
 
@@ -146,6 +240,19 @@ mod tests {
         );
         let back: Value = direct.as_ref().try_into().unwrap();
         assert_eq!(to_json(&back).unwrap(), to_json(&to_cel(&object)).unwrap());
+    }
+
+    #[test]
+    fn values_read_from_text_equal_those_built_from_json() {
+        let text = r#"{"a": [1, -2, 3.5, 0.0, -0.0, 1e20, 1e21, 18446744073709551615, 9223372036854775807, -9223372036854775808, "x\u00e9", null, true, {}], "b": {"c": {"d": 1.5e300}}, "b": 7}"#;
+        let json: Json = crate::from_host_json(text).unwrap();
+        let read = parse_val(text).unwrap();
+        let built = to_val(&json);
+        assert!(read.equals(built.as_ref()), "{read:?} != {built:?}");
+        let read: Value = read.as_ref().try_into().unwrap();
+        assert_eq!(to_json(&read).unwrap(), to_json(&to_cel(&json)).unwrap());
+        assert!(parse_val("{\"a\": 1} x").is_err());
+        assert!(parse_val("[1,").is_err());
     }
 
     #[test]

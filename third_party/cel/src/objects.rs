@@ -927,7 +927,7 @@ impl TryFrom<Value> for Box<dyn Val> {
                 Ok(Box::new(CelList::from(result?)))
             }
             Value::Map(map) => {
-                let result: Result<HashMap<CelMapKey, Box<dyn Val>>, ExecutionError> = (*map.map)
+                let result: Result<crate::common::types::CelMapEntries, ExecutionError> = (*map.map)
                     .clone()
                     .into_iter()
                     .map(|(k, v)| v.clone().try_into().map(|v| (k.clone().into(), v)))
@@ -1405,7 +1405,7 @@ impl Value {
             }
             Expr::Map(map_expr) => {
                 crate::budget::charge(map_expr.entries.len() as u64)?;
-                let mut map = HashMap::with_capacity(map_expr.entries.len());
+                let mut map = crate::common::types::CelMapEntries::with_capacity_and_hasher(map_expr.entries.len(), Default::default());
                 for entry in map_expr.entries.iter() {
                     let (k, v, is_optional) = match &entry.expr {
                         EntryExpr::StructField(_) => {
@@ -1470,7 +1470,7 @@ impl Value {
             // check before evaluating (Kubernetes declares `Object...` and `JSONPatch`).
             Expr::Struct(struct_expr) => {
                 crate::budget::charge(struct_expr.entries.len() as u64)?;
-                let mut map = HashMap::with_capacity(struct_expr.entries.len());
+                let mut map = crate::common::types::CelMapEntries::with_capacity_and_hasher(struct_expr.entries.len(), Default::default());
                 for entry in struct_expr.entries.iter() {
                     let field = match &entry.expr {
                         EntryExpr::StructField(f) => f,
