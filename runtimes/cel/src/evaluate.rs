@@ -104,6 +104,15 @@ pub fn evaluate(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        no_object_selectors: !set
+            .validating
+            .iter()
+            .chain(&set.mutating)
+            .flat_map(|p| {
+                std::iter::once(&p.constraints)
+                    .chain(p.bindings.iter().filter_map(|b| b.resources.as_ref()))
+            })
+            .any(|m| m.object_selector.is_some()),
         ..Cluster::default()
     };
     for doc in docs {

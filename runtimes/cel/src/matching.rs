@@ -39,6 +39,9 @@ pub struct Cluster {
     pub namespace_objects: HashMap<String, Json>,
     /// Custom resources the release defines: (group, kind) → (plural, namespaced).
     pub custom: HashMap<(String, String), (String, bool)>,
+    /// Whether no policy or binding selects objects by label: [`Cluster::target_of_val`]
+    /// then leaves `labels` out (a Namespace, judged by its own labels, is read as JSON).
+    pub no_object_selectors: bool,
 }
 
 impl Cluster {
@@ -90,14 +93,14 @@ impl Cluster {
     /// [`Cluster::target`] of an object read straight into CEL's values.
     pub fn target_of_val(&self, object: &dyn Val) -> Option<Target> {
         fn field<'v>(v: &'v dyn Val, name: &str) -> Option<&'v dyn Val> {
-            let map = v.downcast_ref::<CelMap>()?;
-            map.inner().get(&CelMapKey::from(name)).map(|v| v.as_ref())
+            v.downcast_ref::<CelMap>()?.field(name)
         }
         fn string(v: Option<&dyn Val>) -> Option<&str> {
             v?.downcast_ref::<CelString>().map(|s| s.inner())
         }
         let metadata = field(object, "metadata");
         let labels = metadata
+            .filter(|_| !self.no_object_selectors)
             .and_then(|m| field(m, "labels"))
             .and_then(|l| l.downcast_ref::<CelMap>())
             .map(|labels| {

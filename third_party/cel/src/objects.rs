@@ -1348,6 +1348,19 @@ impl Value {
                 .ok_or_else(|| ExecutionError::UndeclaredReference(Arc::new(name.to_string())))?),
             Expr::Select(select) => {
                 let left = Value::resolve_val(select.operand.deref(), ctx)?;
+                // vf-post: a field of a borrowed map, looked up without making a key.
+                if let Cow::Borrowed(map) = &left {
+                    if let Some(map) = map.downcast_ref::<CelMap>() {
+                        let found = map.field(&select.field);
+                        return match (select.test, found) {
+                            (true, found) => Ok(bool(found.is_some())),
+                            (false, Some(value)) => Ok(Cow::Borrowed(value)),
+                            (false, None) => Err(ExecutionError::NoSuchKey(Arc::new(
+                                select.field.clone(),
+                            ))),
+                        };
+                    }
+                }
                 match left.get_type() {
                     MAP_TYPE => {
                         let key: CelString = select.field.as_str().into();

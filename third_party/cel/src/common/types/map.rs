@@ -37,6 +37,13 @@ impl DefaultMap {
     }
 }
 
+impl DefaultMap {
+    /// vf-post: the value of the string key `name`, looked up without making a key.
+    pub fn field(&self, name: &str) -> Option<&dyn Val> {
+        self.0.get(&KeyRef::String(name) as &dyn AsKeyRef).map(|v| v.as_ref())
+    }
+}
+
 impl Deref for DefaultMap {
     type Target = Entries;
 
