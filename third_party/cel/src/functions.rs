@@ -80,7 +80,14 @@ pub fn size(ftx: &FunctionContext, This(this): This<Value>) -> Result<i64> {
         // vf-post: a string's size is its code points, as the CEL spec and cel-go count.
         Value::String(s) => s.chars().count(),
         Value::Bytes(b) => b.len(),
-        value => return Err(ftx.error(format!("cannot determine the size of {value:?}"))),
+        // vf-post: the type, not the value: a value's debug form shows maps in hash order
+        // (not the same twice) and can be a whole object.
+        value => {
+            return Err(ftx.error(format!(
+                "cannot determine the size of a {}",
+                value.type_of()
+            )))
+        }
     };
     Ok(size as i64)
 }
@@ -161,7 +168,7 @@ pub fn string(ftx: &FunctionContext, This(this): This<Value>) -> Result<Value> {
         Value::UInt(v) => Value::String(v.to_string().into()),
         Value::Float(v) => Value::String(v.to_string().into()),
         Value::Bytes(v) => Value::String(Arc::new(String::from_utf8_lossy(v.as_slice()).into())),
-        v => return Err(ftx.error(format!("cannot convert {v:?} to string"))),
+        v => return Err(ftx.error(format!("cannot convert a {} to string", v.type_of()))),
     })
 }
 
@@ -179,7 +186,7 @@ pub fn double(ftx: &FunctionContext, This(this): This<Value>) -> Result<Value> {
         Value::Float(v) => Value::Float(v),
         Value::Int(v) => Value::Float(v as f64),
         Value::UInt(v) => Value::Float(v as f64),
-        v => return Err(ftx.error(format!("cannot convert {v:?} to double"))),
+        v => return Err(ftx.error(format!("cannot convert a {} to double", v.type_of()))),
     })
 }
 
@@ -201,7 +208,7 @@ pub fn uint(ftx: &FunctionContext, This(this): This<Value>) -> Result<Value> {
                 .map_err(|_| ftx.error("unsigned integer overflow"))?,
         ),
         Value::UInt(v) => Value::UInt(v),
-        v => return Err(ftx.error(format!("cannot convert {v:?} to uint"))),
+        v => return Err(ftx.error(format!("cannot convert a {} to uint", v.type_of()))),
     })
 }
 
@@ -220,7 +227,7 @@ pub fn int(ftx: &FunctionContext, This(this): This<Value>) -> Result<Value> {
         }
         Value::Int(v) => Value::Int(v),
         Value::UInt(v) => Value::Int(v.try_into().map_err(|_| ftx.error("integer overflow"))?),
-        v => return Err(ftx.error(format!("cannot convert {v:?} to int"))),
+        v => return Err(ftx.error(format!("cannot convert a {} to int", v.type_of()))),
     })
 }
 
