@@ -417,3 +417,27 @@ fn check_rules(metadata: &Metadata) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A module saying it reads more paths, or longer ones, than the host takes is refused
+    /// with the number; `items` steps come through.
+    #[test]
+    fn what_a_module_reads_is_bounded() {
+        let path = |n: usize| vec![WitStep::Field("a".into()); n];
+        let err = checked_parts(vec![path(1); MAX_PATHS + 1], Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("10001 paths"), "{err}");
+        let err = checked_parts(vec![path(MAX_PATH_FIELDS + 1)], Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("257 fields"), "{err}");
+        let err = checked_parts(Vec::new(), vec![String::new(); MAX_PATHS + 1]).unwrap_err();
+        assert!(err.to_string().contains("kinds whole"), "{err}");
+        let ok = checked_parts(
+            vec![vec![WitStep::Field("spec".into()), WitStep::Items]],
+            vec!["Namespace".into()],
+        )
+        .unwrap();
+        assert_eq!(ok.paths, [vec![Step::Field("spec".into()), Step::Items]]);
+    }
+}
