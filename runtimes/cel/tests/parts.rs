@@ -1,5 +1,6 @@
 //! Sending parts of objects changes no verdict: random expressions over `object` (selections,
-//! optional chains, indexes, `has`, loops, `orValue`, equality, sizes) on random objects give
+//! optional chains, indexes, `has`, loops, `orValue`, equality, sizes), under budgets small
+//! enough to run out, on random objects give
 //! the same findings on the parts the runtime asks for (`reads::of`, cut as the host cuts them:
 //! plugin/src/modules.rs `Fields`) as on whole objects. The reference is the same evaluator on
 //! the whole object; the seed and case are printed on a difference.
@@ -83,10 +84,11 @@ fn path(rng: &mut Rng, root: &str) -> String {
     let mut out = root.to_owned();
     for _ in 0..rng.below(4) {
         let key = rng.pick(&KEYS);
-        out += &match rng.below(5) {
+        out += &match rng.below(6) {
             0 | 1 => format!(".{key}"),
             2 => format!(".?{key}"),
             3 => format!("['{key}']"),
+            4 => format!(".orValue({{}}).{key}"),
             _ => format!("[{}]", rng.below(2)),
         };
     }
@@ -156,13 +158,20 @@ fn cut(value: &Json, paths: &[&[Step]]) -> Json {
     }
 }
 
-fn findings(expressions: &[String], objects: &[Json], parts: bool) -> Result<Vec<String>, String> {
+fn findings(
+    expressions: &[String],
+    objects: &[Json],
+    budget: u64,
+    parts: bool,
+) -> Result<Vec<String>, String> {
     let validations: Vec<Json> = expressions
         .iter()
         .map(|e| json!({"expression": e}))
         .collect();
     let settings = json!({
         "phase": "validate",
+        // Small budgets too: what an expression costs must not depend on what was cut.
+        "cost": {"perExpression": budget, "perEvaluation": budget * 2},
         "sources": [
             {"file": "p.yaml", "object": {
                 "apiVersion": "admissionregistration.k8s.io/v1",
@@ -207,6 +216,30 @@ fn findings(expressions: &[String], objects: &[Json], parts: bool) -> Result<Vec
         .collect())
 }
 
+/// The least per-expression budget under which the whole objects run out nowhere; `None` if
+/// they run out even under a large one.
+fn least_budget(expressions: &[String], objects: &[Json]) -> Option<u64> {
+    let runs_out = |budget: u64| {
+        findings(expressions, objects, budget, false)
+            .unwrap()
+            .iter()
+            .any(|f| f.contains("budget"))
+    };
+    let (mut low, mut high) = (1u64, 1_000_000u64);
+    if runs_out(high) {
+        return None;
+    }
+    while low < high {
+        let mid = (low + high) / 2;
+        if runs_out(mid) {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    Some(high.max(2))
+}
+
 #[test]
 fn parts_of_objects_give_the_verdicts_of_whole_objects() {
     let cases: usize = std::env::var("VF_CEL_PARTS_CASES")
@@ -221,19 +254,105 @@ fn parts_of_objects_give_the_verdicts_of_whole_objects() {
             .map(|_| boolean(&mut rng, "object", 0))
             .collect();
         let objects: Vec<Json> = (0..3).map(|_| object(&mut rng)).collect();
-        let whole = findings(&expressions, &objects, false);
+        let budget = *rng.pick(&[20, 60, 200, 1_000_000]);
+        let whole = findings(&expressions, &objects, budget, false);
         let Ok(whole) = whole else {
             continue; // refused at load (a function vf-post lacks): nothing to compare
         };
         compiled += 1;
-        let parts = findings(&expressions, &objects, true).unwrap();
+        let parts = findings(&expressions, &objects, budget, true).unwrap();
         assert_eq!(
             parts, whole,
-            "seed {seed:#x}, case {case}: {expressions:#?}\non {objects:#?}"
+            "seed {seed:#x}, case {case}, budget {budget}: {expressions:#?}\non {objects:#?}"
         );
+        // Every fourth case, at the edge: the least budget the whole objects need, and one
+        // less. Parts costing less than the whole (a size charged on a cut map) show here.
+        if case % 4 == 0
+            && let Some(least) = least_budget(&expressions, &objects)
+        {
+            for budget in [least - 1, least] {
+                assert_eq!(
+                    findings(&expressions, &objects, budget, true).unwrap(),
+                    findings(&expressions, &objects, budget, false).unwrap(),
+                    "seed {seed:#x}, case {case}, budget {budget}: {expressions:#?}\non {objects:#?}"
+                );
+            }
+        }
     }
     assert!(
         compiled * 2 > cases,
         "only {compiled} of {cases} cases compiled"
     );
+}
+
+fn thing(fields: Json) -> Json {
+    let mut object =
+        json!({"apiVersion": "v1", "kind": "Thing", "metadata": {"name": "t", "namespace": "ns"}});
+    for (k, v) in fields.as_object().unwrap() {
+        object[k] = v.clone();
+    }
+    object
+}
+
+/// Cases of an attack on the parts (a helper session): what an expression costs must not
+/// depend on what was cut (`x.?m.orValue({}).k` charged the size of the whole `m`), and the
+/// forms tried besides.
+#[test]
+fn attacks_on_the_parts_find_the_verdicts_of_whole_objects() {
+    let same = |expressions: &[&str], objects: &[Json]| {
+        let expressions: Vec<String> = expressions.iter().map(|e| e.to_string()).collect();
+        let whole = findings(&expressions, objects, 1_000_000, false);
+        let parts = findings(&expressions, objects, 1_000_000, true);
+        assert_eq!(parts, whole, "{expressions:?}");
+    };
+    let junk = |n: usize, last: (&str, Json)| {
+        let mut map: serde_json::Map<String, Json> =
+            (0..n).map(|i| (format!("junk{i}"), json!("x"))).collect();
+        map.insert(last.0.into(), last.1);
+        Json::Object(map)
+    };
+    let ten = "[0,1,2,3,4,5,6,7,8,9]";
+    same(
+        &[&format!(
+            "{ten}.all(i, {ten}.all(j, {ten}.all(l, object.?data.orValue({{}}).k != 'bad')))"
+        )],
+        &[thing(json!({"data": junk(2000, ("k", json!("good")))}))],
+    );
+    let containers: Vec<Json> = (0..200)
+        .map(|i| json!({"name": format!("c{i}"), "resources": junk(2000, ("limits", json!({"cpu": "200"})))}))
+        .collect();
+    same(
+        &[
+            "object.spec.containers.all(c, c.?resources.orValue({}).?limits.orValue({}).cpu != '100')",
+        ],
+        &[thing(json!({"spec": {"containers": containers}}))],
+    );
+    let o = thing(
+        json!({"spec": {"a": [1, {"b": 2, "c": 3}, [4], null], "m": {"x": 1, "y": {"z": 2}}, "s": "str"}}),
+    );
+    for e in [
+        "object.spec.a.all(v, has(v.b))",
+        "object.spec.a.exists(v, v == {'b': 2})",
+        "object.spec.a.exists(v, v.?b.orValue(0) == 2) && object.spec.a.exists(w, true)",
+        "object.spec.a.exists(v, v.b == 2) && object.spec.a.exists_one(w, w.?c.orValue(0) == 3)",
+        "object.spec.a.map(v, v.?b.orValue(0)) == [0, 2, 0, 0]",
+        "object.spec.m.all(k, k != 'x')",
+        "object.spec.m.exists(k, object.spec.m[k] == 1)",
+        "object.spec.a.all(object, object.?b.orValue(0) == 0 || object.kind == 'x')",
+        "object.spec.a.exists(v, v.exists(v, v == 4))",
+        "object.spec.a.exists(v, object.spec.a.exists(w, v == w && w.b == 2))",
+        "object.spec.m[?'y'].?z.orValue(0) == 2",
+        "object.spec.a[?0].orValue(0) == 1",
+        "'x' in object.spec.m",
+        "object.spec.m.?y.orValue({'z': 5}).z == 2",
+        "object.spec.s[?'x'].orValue(1) == 1",
+        "object.spec.m.y.size() == 1",
+        "dyn(object.spec.m).y.z == 2",
+        "object.spec.a.filter(v, has(v.b)).size() == 1",
+        "string(object.spec.m.y.z) == '2'",
+        "object.spec.a.exists(v, [v].exists(w, w.b == 2))",
+        "object.spec.a.all(v, v.?c.orValue({}) == {})",
+    ] {
+        same(&[e], std::slice::from_ref(&o));
+    }
 }

@@ -1313,10 +1313,10 @@ impl Value {
                                 // vf-post: an optional's own methods on the interpreter's
                                 // values, as functions.rs defines them: converting the
                                 // optional to a `Value` and back copied what it holds.
+                                // Their cost is a call's, whatever the size of what they
+                                // hand back (shared, not built), as in cel-go's cost model.
                                 if let Some(v) = optional_method(&call.func_name, &this, &call.args, ctx) {
-                                    let v = v?;
-                                    crate::budget::charge_size(v.as_ref())?;
-                                    return Ok(Cow::<dyn Val>::Owned(v));
+                                    return Ok(Cow::<dyn Val>::Owned(v?));
                                 }
                                 let mut ctx = FunctionContext::new(
                                     &call.func_name,
@@ -1388,7 +1388,25 @@ impl Value {
                             }
                         }
                     }
-                    _ => Ok(bool(false)),
+                    // vf-post: as cel-go, a field of an optional chains (`a.?b.c` is
+                    // `a.?b.?c`), and a field of anything else but a map is an error (0.13.0
+                    // said `false`, so `!(x.f == 1)` held where the API server fails).
+                    _ if !select.test && left.downcast_ref::<CelOptional>().is_some() => {
+                        let found = left
+                            .downcast_ref::<CelOptional>()
+                            .and_then(|o| o.inner())
+                            .and_then(|v| v.downcast_ref::<CelMap>())
+                            .and_then(|m| m.field(&select.field))
+                            .map(|v| v.clone_as_boxed());
+                        Ok(Cow::<dyn Val>::Owned(Box::new(CelOptional::from(found))))
+                    }
+                    _ => Err(ExecutionError::function_error(
+                        "_._",
+                        format!(
+                            "type '{}' does not support field selection",
+                            left.get_type().name()
+                        ),
+                    )),
                 }
             }
             Expr::List(list_expr) => {
