@@ -37,8 +37,9 @@ pub enum Command {
     /// Reads chart output (`helm template` or a manifest file) and reports findings, applying
     /// the same transforms and rules as a render. Writes no manifests.
     Lint(Lint),
-    /// Lists the built-in rules with their ids, default severities and what they check.
-    Rules(Shared),
+    /// Lists the built-in rules with their ids, default severities, what they check and how
+    /// to fix a finding (`--format markdown` writes docs/rules.md).
+    Rules(Rules),
     /// Works with per-team WebAssembly policy modules.
     #[command(subcommand)]
     Policy(Policy),
@@ -51,6 +52,24 @@ pub struct Lint {
     pub files: Vec<PathBuf>,
     #[command(flatten)]
     pub options: Options,
+}
+
+#[derive(Debug, Args)]
+pub struct Rules {
+    /// Listing format.
+    #[arg(long, value_enum, default_value_t = RulesFormat::Text)]
+    pub format: RulesFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum RulesFormat {
+    /// One line per rule: id, severity, what it checks.
+    #[default]
+    Text,
+    /// An array of `{id, severity, summary, hint}`.
+    Json,
+    /// A Markdown table, as docs/rules.md has it.
+    Markdown,
 }
 
 #[derive(Debug, Subcommand)]

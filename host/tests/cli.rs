@@ -306,3 +306,48 @@ fn a_closed_output_pipe_is_not_an_error() {
         "{err}"
     );
 }
+
+/// docs/rules.md is what `vf-post rules --format markdown` writes (`BLESS=1` rewrites it);
+/// every listing names every rule, and the JSON one parses.
+#[test]
+fn rules_listings_and_docs_rules_md_name_every_rule() {
+    let markdown = run(&["rules", "--format", "markdown"], "", &[]);
+    assert_eq!(
+        markdown.status.code(),
+        Some(0),
+        "{}",
+        text(&markdown.stderr)
+    );
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/rules.md");
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(&docs, &markdown.stdout).unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&docs).unwrap(),
+        text(&markdown.stdout),
+        "docs/rules.md is out of date: vf-post rules --format markdown > docs/rules.md"
+    );
+    let json = run(&["rules", "--format", "json"], "", &[]);
+    let rules: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let listed = run(&["rules"], "", &[]);
+    for rule in rules.as_array().unwrap() {
+        let id = rule["id"].as_str().unwrap();
+        assert!(
+            text(&markdown.stdout).contains(&format!("| `{id}` |")),
+            "{id}"
+        );
+        assert!(
+            text(&listed.stdout).lines().any(|l| l.starts_with(id)),
+            "{id}"
+        );
+        assert!(!rule["hint"].as_str().unwrap().is_empty(), "{id}");
+    }
+    assert!(rules.as_array().unwrap().len() >= 30);
+    // Cells stay cells: no rule text breaks the table.
+    for line in text(&markdown.stdout)
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+    {
+        assert_eq!(line.matches(" | ").count(), 3, "{line}");
+    }
+}

@@ -56,13 +56,13 @@ pub const RULES: &[Rule] = &[
     rule(
         "container-requests",
         Error,
-        "app containers request CPU and memory",
+        "containers and init containers request CPU and memory (the scheduler and quotas count both)",
         "set `resources.requests.cpu` and `resources.requests.memory`",
     ),
     rule(
         "container-limits",
         Warning,
-        "app containers limit memory and CPU",
+        "containers and init containers limit memory and CPU",
         "set `resources.limits.memory` (and `cpu` where throttling is acceptable)",
     ),
     rule(
