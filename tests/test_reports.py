@@ -102,3 +102,46 @@ def test_every_corpus_file_lints_without_failing(tmp_path):
         out = lint(file, "--format", "json")
         assert out.returncode in (0, 1), (file.name, out.stderr)
         json.loads(out.stdout)
+
+
+GITLAB_SEVERITIES = {"info", "minor", "major", "critical", "blocker"}
+
+
+@pytest.mark.parametrize("file", CORPUS + [None], ids=lambda p: p.name if p else "chart")
+def test_gitlab_code_quality_has_every_unwaived_finding_once(file, tmp_path):
+    """GitLab Code Quality (docs.gitlab.com, "Code Quality report format"): an array of
+    issues with description, check_name, a unique fingerprint, a severity of five, and
+    location.path with lines.begin; the same input gives the same fingerprints."""
+    target = file or helm3_stream(tmp_path)
+    report = json.loads(lint(target, "--format", "json").stdout)
+    unwaived = [f for f in report["findings"] if not f.get("exempted")]
+    for extra in ([], ["--chart-path", "chart"]):
+        runs = [lint(target, "--format", "gitlab", *extra) for _ in range(2)]
+        assert runs[0].returncode in (0, 1), runs[0].stderr
+        assert runs[0].stdout == runs[1].stdout, "stable across runs"
+        issues = json.loads(runs[0].stdout)
+        assert isinstance(issues, list) and len(issues) == len(unwaived)
+        fingerprints = [i["fingerprint"] for i in issues]
+        assert len(set(fingerprints)) == len(fingerprints), "fingerprints are unique"
+        for issue in issues:
+            assert isinstance(issue["description"], str) and issue["description"]
+            assert isinstance(issue["check_name"], str) and issue["check_name"]
+            assert issue["severity"] in GITLAB_SEVERITIES
+            assert isinstance(issue["location"]["path"], str) and issue["location"]["path"]
+            assert isinstance(issue["location"]["lines"]["begin"], int)
+            assert issue["location"]["lines"]["begin"] >= 1
+
+
+def test_gitlab_code_quality_points_at_the_chart_template_with_a_line(tmp_path):
+    stream = helm3_stream(tmp_path)
+    text = stream.read_text().replace("harbor.virtufin.io/virtufin/api:1.0.0", "harbor.virtufin.io/virtufin/api:latest")
+    stream.write_text(text)
+    out = subprocess.run([str(VF_POST), "lint", str(stream), "--format", "gitlab", "--chart-path", "chart"],
+                         capture_output=True, text=True, cwd=REPO, check=False)
+    assert out.returncode == 1
+    issue = next(i for i in json.loads(out.stdout) if i["check_name"] == "image-tag-pinned")
+    assert issue["severity"] == "critical"
+    assert issue["location"]["path"] == "chart/templates/deployment.yaml"
+    lines = (CHART / "templates" / "deployment.yaml").read_text().splitlines()
+    assert lines[issue["location"]["lines"]["begin"] - 1].strip() == "kind: Deployment"
+    assert "Fix:" in issue["description"]

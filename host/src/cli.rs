@@ -140,6 +140,8 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0, locations on the chart's templates (GitHub code scanning).
     Sarif,
+    /// GitLab Code Quality, locations on the chart's templates (merge request widget).
+    Gitlab,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]

@@ -1,6 +1,8 @@
-//! Reports: what vf-post did and found, for people (text), machines (JSON) and code scanning
-//! (SARIF). The outcome, and so the exit code, is decided here.
+//! Reports: what vf-post did and found, for people (text), machines (JSON), code scanning
+//! (SARIF) and merge requests (GitLab Code Quality). The outcome, and so the exit code, is
+//! decided here.
 
+mod gitlab;
 mod json;
 mod sarif;
 pub mod text;
@@ -96,6 +98,7 @@ impl Report {
             Format::Text => text::render(self, color),
             Format::Json => json::render(self),
             Format::Sarif => sarif::render(self, chart_path),
+            Format::Gitlab => gitlab::render(self, chart_path),
         }
     }
 }

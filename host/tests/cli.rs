@@ -351,3 +351,49 @@ fn rules_listings_and_docs_rules_md_name_every_rule() {
         assert_eq!(line.matches(" | ").count(), 3, "{line}");
     }
 }
+
+/// GitLab Code Quality leaves waived findings out (it has no waiver; each would count as an
+/// issue), and keeps the rest with the check, a severity of its five and the template.
+#[test]
+fn gitlab_code_quality_leaves_waived_findings_out() {
+    let pod = |name: &str, annotations: &str| {
+        format!(
+            "---\n# Source: c/templates/{name}.yaml\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  annotations: {annotations}\nspec:\n  containers:\n  - name: app\n    image: harbor.virtufin.io/app:latest\n"
+        )
+    };
+    let input = pod(
+        "waived",
+        "{exempt.vf-post.virtufin.io/image-tag-pinned: \"a fixture\"}",
+    ) + &pod("plain", "{}");
+    let json = run(&["lint", "--format", "json", "-"], &input, &[]);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let pinned = |f: &&serde_json::Value| f["rule"] == "image-tag-pinned";
+    assert_eq!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(pinned)
+            .count(),
+        2
+    );
+    let out = run(&["lint", "--format", "gitlab", "-"], &input, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let issues: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pinned: Vec<_> = issues
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["check_name"] == "image-tag-pinned")
+        .collect();
+    assert_eq!(pinned.len(), 1, "{issues:#}");
+    assert_eq!(pinned[0]["location"]["path"], "c/templates/plain.yaml");
+    assert_eq!(pinned[0]["severity"], "critical");
+    let unwaived = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["exempted"].is_null())
+        .count();
+    assert_eq!(issues.as_array().unwrap().len(), unwaived);
+}

@@ -87,7 +87,7 @@ fn level(severity: Severity) -> &'static str {
     }
 }
 
-fn message(f: &Finding) -> String {
+pub(super) fn message(f: &Finding) -> String {
     let object = f
         .object
         .as_ref()
@@ -123,21 +123,29 @@ fn locations(f: &Finding, chart_path: Option<&Path>) -> Value {
         "fullyQualifiedName": format!("{}/{}{}", object.kind, object.namespace.as_ref().map(|n| format!("{n}/")).unwrap_or_default(), object.name),
         "kind": "resource",
     }]);
-    let Some(source) = &object.source else {
+    let Some((uri, line)) = place(f, chart_path) else {
         return json!([{ "logicalLocations": logical }]);
     };
-    let (uri, file) = match (chart_path, source.split_once('/')) {
-        (Some(root), Some((_, rest))) => {
-            let path = root.join(rest);
-            (path.to_string_lossy().replace('\\', "/"), Some(path))
-        }
-        _ => (source.clone(), None),
-    };
     let mut physical = json!({ "artifactLocation": { "uri": uri } });
-    if let Some(line) = file.and_then(|p| kind_line(&p, &object.kind)) {
+    if let Some(line) = line {
         physical["region"] = json!({ "startLine": line });
     }
     json!([{ "physicalLocation": physical, "logicalLocations": logical }])
+}
+
+/// Where a finding's object is written: its template (a repository path with `--chart-path`),
+/// and then the line of its `kind:`; `None` without a template.
+pub(super) fn place(f: &Finding, chart_path: Option<&Path>) -> Option<(String, Option<usize>)> {
+    let object = f.object.as_ref()?;
+    let source = object.source.as_ref()?;
+    Some(match (chart_path, source.split_once('/')) {
+        (Some(root), Some((_, rest))) => {
+            let path = root.join(rest);
+            let line = kind_line(&path, &object.kind);
+            (path.to_string_lossy().replace('\\', "/"), line)
+        }
+        _ => (source.clone(), None),
+    })
 }
 
 /// The first line of the template that declares `kind: <kind>`.
@@ -153,7 +161,7 @@ fn kind_line(template: &Path, kind: &str) -> Option<usize> {
 }
 
 /// Stable across runs for the same problem on the same object, for code scanning's dedup.
-fn fingerprint(f: &Finding) -> String {
+pub(super) fn fingerprint(f: &Finding) -> String {
     let object = f.object.as_ref().map(|o| {
         format!(
             "{}/{}/{}",
