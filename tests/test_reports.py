@@ -145,3 +145,55 @@ def test_gitlab_code_quality_points_at_the_chart_template_with_a_line(tmp_path):
     lines = (CHART / "templates" / "deployment.yaml").read_text().splitlines()
     assert lines[issue["location"]["lines"]["begin"] - 1].strip() == "kind: Deployment"
     assert "Fix:" in issue["description"]
+
+
+@pytest.mark.parametrize("file", CORPUS + [None], ids=lambda p: p.name if p else "chart")
+def test_junit_parses_and_counts_what_the_json_report_finds(file, tmp_path):
+    """JUnit XML as CI systems read it (the Ant/Jenkins shape: testsuites > testsuite >
+    testcase with failure, skipped, system-out): one case per object and rule with findings,
+    a failure exactly where an unwaived error is, warnings in the case's output."""
+    import xml.etree.ElementTree as ET
+    target = file or helm3_stream(tmp_path)
+    report = json.loads(lint(target, "--format", "json").stdout)
+    out = lint(target, "--format", "junit")
+    assert out.returncode in (0, 1), out.stderr
+    root = ET.fromstring(out.stdout)
+    assert root.tag == "testsuites"
+    suites = root.findall("testsuite")
+    assert len(suites) == 1 and suites[0].get("name") == str(target)
+    cases = suites[0].findall("testcase")
+    assert int(suites[0].get("tests")) == len(cases) == int(root.get("tests"))
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert int(suites[0].get("failures")) == len(failed)
+    keyed = {}
+    for f in report["findings"]:
+        o = f.get("object") or {}
+        name = f"{o['kind']} {o['namespace']}/{o['name']}" if o.get("namespace") else (
+            f"{o['kind']} {o['name']}" if o else "release")
+        keyed.setdefault((name, f["rule"]), []).append(f)
+    if not keyed:
+        assert len(cases) == 1 and not failed
+        return
+    assert {(c.get("classname"), c.get("name")) for c in cases} == set(keyed)
+    for case in cases:
+        found = keyed[(case.get("classname"), case.get("name"))]
+        errors = [f for f in found if f["severity"] == "error" and not f.get("exempted")]
+        assert (case.find("failure") is not None) == bool(errors), case.get("name")
+        assert len(case.find("system-out").text.split("\n")) == len(found)
+
+
+def test_junit_holds_what_a_hostile_policy_writes():
+    """A policy's messages (tests/cel/hostile-report-injection: escape sequences, bidi
+    overrides, forged lines) stay character data of well-formed XML."""
+    import xml.etree.ElementTree as ET
+    case = REPO / "tests" / "cel" / "hostile-report-injection"
+    out = subprocess.run([str(VF_POST), "lint", "--config", "config.yaml", "--format", "junit", "-"],
+                         input=(case / "input.yaml").read_text(), capture_output=True, text=True,
+                         cwd=case, check=False,
+                         env={**__import__("os").environ,
+                              "VF_POST_CEL_WASM": str(VF_POST.with_name("vf-post-cel.wasm"))})
+    assert out.returncode == 1, out.stderr
+    root = ET.fromstring(out.stdout)
+    text = "".join(root.itertext())
+    assert "forger.example.com" in out.stdout
+    assert not any(ord(c) < 0x20 and c not in "\n\t\r" for c in text), "a control character got through"

@@ -142,6 +142,8 @@ pub enum Format {
     Sarif,
     /// GitLab Code Quality, locations on the chart's templates (merge request widget).
     Gitlab,
+    /// JUnit XML: a test suite per input, a test case per object and rule with findings.
+    Junit,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]

@@ -1,9 +1,10 @@
 //! Reports: what vf-post did and found, for people (text), machines (JSON), code scanning
-//! (SARIF) and merge requests (GitLab Code Quality). The outcome, and so the exit code, is
-//! decided here.
+//! (SARIF), merge requests (GitLab Code Quality) and test views (JUnit). The outcome, and so
+//! the exit code, is decided here.
 
 mod gitlab;
 mod json;
+mod junit;
 mod sarif;
 pub mod text;
 
@@ -99,6 +100,7 @@ impl Report {
             Format::Json => json::render(self),
             Format::Sarif => sarif::render(self, chart_path),
             Format::Gitlab => gitlab::render(self, chart_path),
+            Format::Junit => junit::render(self),
         }
     }
 }
