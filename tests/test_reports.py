@@ -38,13 +38,20 @@ def test_sarif_is_valid_2_1_0(file, tmp_path):
         assert sarif["runs"][0]["tool"]["driver"]["rules"], "rule metadata is listed"
 
 
-def test_sarif_points_at_the_chart_template_with_a_line(tmp_path):
+def lint_latest_api_image(tmp_path, report_format):
+    """The chart with the api image on `latest`, linted from the repository's root with
+    `--chart-path chart`: denied, the report in `report_format`."""
     stream = helm3_stream(tmp_path)
     text = stream.read_text().replace("harbor.virtufin.io/virtufin/api:1.0.0", "harbor.virtufin.io/virtufin/api:latest")
     stream.write_text(text)
-    out = subprocess.run([str(VF_POST), "lint", str(stream), "--format", "sarif", "--chart-path", "chart"],
+    out = subprocess.run([str(VF_POST), "lint", str(stream), "--format", report_format, "--chart-path", "chart"],
                          capture_output=True, text=True, cwd=REPO, check=False)
     assert out.returncode == 1
+    return out
+
+
+def test_sarif_points_at_the_chart_template_with_a_line(tmp_path):
+    out = lint_latest_api_image(tmp_path, "sarif")
     result = next(r for r in json.loads(out.stdout)["runs"][0]["results"] if r["ruleId"] == "image-tag-pinned")
     location = result["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "chart/templates/deployment.yaml"
@@ -133,12 +140,7 @@ def test_gitlab_code_quality_has_every_unwaived_finding_once(file, tmp_path):
 
 
 def test_gitlab_code_quality_points_at_the_chart_template_with_a_line(tmp_path):
-    stream = helm3_stream(tmp_path)
-    text = stream.read_text().replace("harbor.virtufin.io/virtufin/api:1.0.0", "harbor.virtufin.io/virtufin/api:latest")
-    stream.write_text(text)
-    out = subprocess.run([str(VF_POST), "lint", str(stream), "--format", "gitlab", "--chart-path", "chart"],
-                         capture_output=True, text=True, cwd=REPO, check=False)
-    assert out.returncode == 1
+    out = lint_latest_api_image(tmp_path, "gitlab")
     issue = next(i for i in json.loads(out.stdout) if i["check_name"] == "image-tag-pinned")
     assert issue["severity"] == "critical"
     assert issue["location"]["path"] == "chart/templates/deployment.yaml"
