@@ -402,6 +402,21 @@ struct Shared<'s> {
     failure_policy: &'s Option<String>,
 }
 
+/// [`Shared`] of a ValidatingAdmissionPolicy's or a MutatingAdmissionPolicy's spec: two types
+/// with these fields in common, as in the Kubernetes API.
+macro_rules! shared {
+    ($name:expr, $spec:expr) => {
+        Shared {
+            name: $name,
+            param_kind: &$spec.param_kind,
+            match_constraints: &$spec.match_constraints,
+            match_conditions: &$spec.match_conditions,
+            variables: &$spec.variables,
+            failure_policy: &$spec.failure_policy,
+        }
+    };
+}
+
 /// A policy with its shared parts compiled and the rest empty, and the compiler for the rest.
 fn begin<'a>(
     shared: Shared<'_>,
@@ -435,14 +450,7 @@ fn validating<'a>(
     functions: &'a Context<'a>,
 ) -> Result<Policy, String> {
     let spec = &object.spec;
-    let shared = Shared {
-        name: &object.metadata.name,
-        param_kind: &spec.param_kind,
-        match_constraints: &spec.match_constraints,
-        match_conditions: &spec.match_conditions,
-        variables: &spec.variables,
-        failure_policy: &spec.failure_policy,
-    };
+    let shared = shared!(&object.metadata.name, spec);
     let (mut policy, compiler) = begin(shared, file, functions, Messages::None)?;
     if spec.validations.is_empty() && spec.audit_annotations.is_empty() {
         return Err("needs validations or auditAnnotations".into());
@@ -513,14 +521,7 @@ fn mutating<'a>(
     functions: &'a Context<'a>,
 ) -> Result<Policy, String> {
     let spec = &object.spec;
-    let shared = Shared {
-        name: &object.metadata.name,
-        param_kind: &spec.param_kind,
-        match_constraints: &spec.match_constraints,
-        match_conditions: &spec.match_conditions,
-        variables: &spec.variables,
-        failure_policy: &spec.failure_policy,
-    };
+    let shared = shared!(&object.metadata.name, spec);
     let (mut policy, compiler) = begin(shared, file, functions, Messages::Mutation)?;
     if spec.mutations.is_empty() {
         return Err("spec.mutations is required".into());
