@@ -2,6 +2,7 @@
 
 mod cli;
 mod engine;
+mod exceptions;
 mod output;
 mod policy;
 mod report;

@@ -12,7 +12,7 @@ use crate::engine::{self, Release};
 use crate::policy::load::PolicyModule;
 use crate::report::{Report, Section};
 use crate::timings::phase;
-use crate::{output, settings};
+use crate::{exceptions, output, settings};
 
 pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
@@ -42,11 +42,12 @@ fn render(options: &Options) -> Result<Outcome> {
     let (config, modules) = phase("configuration and policy modules", || configure(options))?;
     let input = phase("read stdin", || read_input(Path::new("-")))?;
     let (section, release) = process(input, None, &config, &modules, options)?;
-    let report = Report {
+    let mut report = Report {
         sections: vec![section],
         audit: options.audit,
         module_rules: module_rules(&modules),
     };
+    exceptions::apply(&mut report, &config, exceptions::Date::today());
     phase("report", || deliver(&report, options, Target::Stderr))?;
     if report.denied() {
         return Ok(Outcome::Denied);
@@ -77,6 +78,7 @@ fn lint_files(lint: &Lint) -> Result<Outcome> {
             .with_context(|| format!("{}", file.display()))?;
         report.sections.push(section);
     }
+    exceptions::apply(&mut report, &config, exceptions::Date::today());
     deliver(&report, options, Target::Stdout)?;
     Ok(if report.denied() {
         Outcome::Denied
@@ -90,6 +92,10 @@ fn configure(options: &Options) -> Result<(vf_plugin::Config, Vec<PolicyModule>)
     let path = options.shared.config.as_deref();
     let config = settings::load(path)?;
     let modules = crate::policy::modules(&config, &settings::base(path))?;
+    exceptions::check_rules(&config, &module_rules(&modules)).with_context(|| match path {
+        Some(path) => format!("config {}", path.display()),
+        None => "config".to_owned(),
+    })?;
     Ok((config, modules))
 }
 
@@ -191,7 +197,8 @@ fn rules_markdown(rules: &[vf_plugin::rules::catalog::Rule]) -> String {
          Change a rule's severity or turn it off under `rules:` in the configuration\n\
          ([configuration.md](configuration.md): `{severity: error}`, `{enabled: false}`); waive it\n\
          on one object with the annotation `exempt.vf-post.virtufin.io/<id>: \"<reason>\"`\n\
-         (`<id>.<container>` for one container).\n\n\
+         (`<id>.<container>` for one container), or on a chart you cannot edit with an entry of\n\
+         `exceptions:` in the configuration, which has an owner and an end date.\n\n\
          | id | severity | checks | fix |\n|---|---|---|---|\n",
     );
     for rule in rules {

@@ -42,6 +42,7 @@ pub fn parse(text: &str) -> Result<Config> {
             "transforms.commonAnnotations: `{key}` would exempt every object; turn the rule off under `rules:` instead"
         );
     }
+    crate::exceptions::check_format(&config)?;
     Ok(config)
 }
 

@@ -30,6 +30,35 @@ pub struct Config {
     pub admission: Admission,
     /// Bounds of each policy module evaluation.
     pub sandbox: Sandbox,
+    /// Findings waived on objects a team cannot annotate (upstream charts), each with a
+    /// reason, an owner and an end date. The host applies them: it has the clock.
+    pub exceptions: Vec<Exception>,
+}
+
+/// A waiver in the configuration: a rule, on the objects (and container) it names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Exception {
+    /// The rule waived: built in, or declared by a policy module.
+    pub rule: String,
+    /// Only objects of this kind.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Only objects of this name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Only objects in this namespace (`admission.namespace` for objects that set none).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Only findings on this container.
+    #[serde(default)]
+    pub container: Option<String>,
+    /// Why the finding may stand.
+    pub reason: String,
+    /// Who answers for it.
+    pub owner: String,
+    /// The last day it waives, `YYYY-MM-DD` (UTC); from the next day it is an error.
+    pub expires: String,
 }
 
 /// A policy file, or a directory of them (`*.yaml`, `*.yml`, `*.json`, not recursive).

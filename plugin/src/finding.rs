@@ -63,13 +63,51 @@ impl From<&crate::Document> for ObjectRef {
     }
 }
 
-/// Why a finding does not count: an exemption annotation with its reason.
+/// Why a finding does not count: an exemption annotation on its object, or an exception in
+/// the configuration, with the reason either gives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exemption {
-    /// The annotation that exempts it.
-    pub annotation: String,
+    /// The annotation that exempts it, when the object's own annotation does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotation: Option<String>,
+    /// The configuration's exception that waives it, when one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<ExceptionRef>,
     /// The reason it gives.
     pub reason: String,
+}
+
+impl Exemption {
+    /// What waives the finding, in a few words: the annotation, or the exception with its
+    /// owner and end date.
+    pub fn by(&self) -> String {
+        match (&self.annotation, &self.exception) {
+            (Some(annotation), _) => annotation.clone(),
+            (None, Some(e)) => e.to_string(),
+            (None, None) => "an exemption".to_owned(),
+        }
+    }
+}
+
+/// An exception of the configuration, as reports name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionRef {
+    /// Its position in `exceptions:`, from 0.
+    pub index: usize,
+    /// Who answers for it.
+    pub owner: String,
+    /// The last day it waives (`YYYY-MM-DD`, UTC).
+    pub expires: String,
+}
+
+impl std::fmt::Display for ExceptionRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exceptions[{}] (owner {}, until {})",
+            self.index, self.owner, self.expires
+        )
+    }
 }
 
 /// One finding.

@@ -260,7 +260,8 @@ fn exemption(doc: &Document, rule: &str, container: Option<&str>) -> Option<Exem
     keys.into_iter().find_map(|key| {
         let reason = doc.authored_annotation(&key)?.trim();
         (!reason.is_empty()).then(|| Exemption {
-            annotation: key.clone(),
+            annotation: Some(key.clone()),
+            exception: None,
             reason: reason.to_owned(),
         })
     })

@@ -39,11 +39,7 @@ pub fn render(report: &Report, chart_path: Option<&Path>) -> String {
             result["ruleIndex"] = json!(i);
         }
         if let Some(exemption) = &finding.exempted {
-            result["suppressions"] = json!([{
-                "kind": "inSource",
-                "justification": exemption.reason,
-                "location": { "logicalLocations": [{ "name": exemption.annotation }] },
-            }]);
+            result["suppressions"] = json!([suppression(exemption)]);
         }
         results.push(result);
     }
@@ -64,6 +60,24 @@ pub fn render(report: &Report, chart_path: Option<&Path>) -> String {
     let mut text = serde_json::to_string_pretty(&doc).expect("JSON serializes");
     text.push('\n');
     text
+}
+
+/// An annotation on the object is a suppression in the source; an exception of the
+/// configuration an external one, with its owner and end date.
+fn suppression(exemption: &vf_plugin::finding::Exemption) -> Value {
+    match &exemption.exception {
+        Some(exception) => json!({
+            "kind": "external",
+            "justification": exemption.reason,
+            "location": { "logicalLocations": [{ "name": format!("exceptions[{}]", exception.index) }] },
+            "properties": { "owner": exception.owner, "expires": exception.expires },
+        }),
+        None => json!({
+            "kind": "inSource",
+            "justification": exemption.reason,
+            "location": { "logicalLocations": [{ "name": exemption.by() }] },
+        }),
+    }
 }
 
 fn rule(id: &str, summary: &str, hint: Option<&str>, severity: Severity) -> Value {

@@ -85,7 +85,7 @@ pub fn render(report: &Report, color: bool) -> String {
                 .unwrap();
                 let note = match &f.exempted {
                     Some(e) => {
-                        format!("exempted by {}: {}", clean(&e.annotation), clean(&e.reason))
+                        format!("exempted by {}: {}", clean(&e.by()), clean(&e.reason))
                     }
                     None => format!("hint: {}", clean(&f.hint)),
                 };

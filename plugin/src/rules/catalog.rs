@@ -218,7 +218,27 @@ pub const RULES: &[Rule] = &[
         "every exemption annotation gives a reason and names a known rule",
         "write `exempt.vf-post.virtufin.io/<rule>[.<container>]: \"<why>\"`",
     ),
+    rule(
+        EXCEPTION_EXPIRED,
+        Error,
+        "no exception of the configuration is past its `expires` date (it no longer waives)",
+        "fix what it waived, or renew it with its owner: a new `expires`, and the reason still true",
+    ),
+    rule(
+        EXCEPTION_UNUSED,
+        Warning,
+        "every exception of the configuration waives some finding",
+        "remove the exception: what it waived is fixed, or its rule, kind, name, namespace or container do not match",
+    ),
 ];
+
+/// Rules on the configuration's `exceptions:`, which the host checks, since it has the clock
+/// and sees every input of a run (host/src/exceptions.rs, whose tests are their cases).
+pub const HOST_RULES: &[&str] = &[EXCEPTION_EXPIRED, EXCEPTION_UNUSED];
+/// An exception past its end date.
+pub const EXCEPTION_EXPIRED: &str = "exception-expired";
+/// An exception that waived nothing.
+pub const EXCEPTION_UNUSED: &str = "exception-unused";
 
 /// The catalog entry for `id`.
 pub fn find(id: &str) -> Option<&'static Rule> {
