@@ -125,6 +125,10 @@ pub struct Options {
     /// Print nothing on stderr unless a release is denied or fails.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also report what vf-post changed in each object, per pass or policy module, as RFC 6902
+    /// JSON Patches: `changes` in JSON, a short list in text.
+    #[arg(long)]
+    pub show_changes: bool,
     /// The chart's directory in the repository (e.g. `chart`): SARIF locations then name
     /// repository files, with the line of each object's `kind:`.
     #[arg(long, value_name = "DIR")]

@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow};
+use vf_plugin::changes::Change;
 use vf_plugin::modules::{DocView, ModuleHit, ModulePatch, Reads};
 use vf_plugin::transform::Applied;
-use vf_plugin::{Config, Objects};
+use vf_plugin::{Changes, Config, Objects};
 
 use crate::cli::Engine;
 
@@ -16,6 +17,8 @@ pub struct Summary {
     pub objects: usize,
     pub applied: Vec<Applied>,
     pub findings: Vec<vf_plugin::Finding>,
+    /// Each step's patch of each object, when tracked.
+    pub changes: Option<Vec<Change>>,
 }
 
 /// A release between reading and writing, in admission order: mutations, then validation.
@@ -43,21 +46,30 @@ pub trait Release {
 }
 
 /// Reads, transforms and checks `input` with the chosen engine. `objects`: what policy modules
-/// read as whole objects; `module_rules`: the rule ids they declare.
+/// read as whole objects; `module_rules`: the rule ids they declare; `changes`: whether
+/// each step's patches are kept for the report.
 pub fn open(
     input: Vec<u8>,
     config: &Config,
     engine: Engine,
     objects: &Objects,
     module_rules: &[String],
+    changes: Changes,
 ) -> Result<Box<dyn Release>> {
     Ok(match engine {
-        Engine::Native => Box::new(vf_plugin::prepare(input, config, objects, module_rules)?),
+        Engine::Native => Box::new(vf_plugin::prepare(
+            input,
+            config,
+            objects,
+            module_rules,
+            changes,
+        )?),
         Engine::Wasm => Box::new(wasm::WasmRelease::open(
             input,
             config,
             objects,
             module_rules,
+            changes,
         )?),
     })
 }
@@ -100,6 +112,7 @@ impl Release for vf_plugin::Release {
             objects: self.objects(),
             applied: self.applied.clone(),
             findings: self.findings.clone(),
+            changes: self.changes(),
         })
     }
 
@@ -169,6 +182,7 @@ mod wasm {
             config: &vf_plugin::Config,
             objects: &vf_plugin::Objects,
             module_rules: &[String],
+            changes: vf_plugin::Changes,
         ) -> Result<Self> {
             let path = super::engine_component()?;
             let bytes =
@@ -203,6 +217,7 @@ mod wasm {
                     &config,
                     objects.as_deref(),
                     module_rules,
+                    changes == vf_plugin::Changes::Tracked,
                 )
                 .map_err(|e| {
                     anyhow!(
@@ -236,6 +251,7 @@ mod wasm {
         objects: usize,
         applied: Vec<vf_plugin::transform::Applied>,
         findings: Vec<vf_plugin::Finding>,
+        changes: Option<Vec<vf_plugin::changes::Change>>,
     }
 
     impl super::Release for WasmRelease {
@@ -304,6 +320,7 @@ mod wasm {
                 objects: report.objects,
                 applied: report.applied,
                 findings: report.findings,
+                changes: report.changes,
             })
         }
 

@@ -24,6 +24,8 @@ pub struct Section {
     pub applied: Vec<Applied>,
     /// Findings, exempted ones included.
     pub findings: Vec<Finding>,
+    /// Each step's patch of each object, with `--show-changes`.
+    pub changes: Option<Vec<vf_plugin::changes::Change>>,
 }
 
 /// Everything a run reports.

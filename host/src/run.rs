@@ -113,7 +113,19 @@ fn process(
         .map(|(id, _)| id)
         .collect();
     let mut release = phase("read, transform, check", || {
-        engine::open(input, config, options.engine, &objects(modules), &rules)
+        let changes = if options.show_changes {
+            vf_plugin::Changes::Tracked
+        } else {
+            vf_plugin::Changes::Untracked
+        };
+        engine::open(
+            input,
+            config,
+            options.engine,
+            &objects(modules),
+            &rules,
+            changes,
+        )
     })?;
     crate::policy::evaluate::evaluate(modules, release.as_mut())?;
     let summary = phase("summary", || release.summary())?;
@@ -122,6 +134,7 @@ fn process(
         objects: summary.objects,
         applied: summary.applied,
         findings: summary.findings,
+        changes: summary.changes,
     };
     Ok((section, release))
 }

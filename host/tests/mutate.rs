@@ -405,3 +405,83 @@ fn a_mutation_cannot_exempt_itself() {
         .unwrap();
     assert!(finding.get("exempted").is_none(), "{finding}");
 }
+
+/// An operation may name the module's rule that made it (`"policy"`, a member RFC 6902 lets an
+/// operation carry): `--show-changes` lists the change under that name, the member never
+/// reaches the object, and naming a rule the module does not declare stops the release.
+#[test]
+fn a_change_is_listed_under_the_rule_its_operations_name() {
+    let env = Env::new("policy-member");
+    for engine in ["native", "wasm"] {
+        let config = env.patcher(
+            r#"[{"kind": "Deployment", "operations": [
+                {"op": "add", "path": "/metadata/labels", "value": {"a": "1"}, "policy": "patcher-saw"},
+                {"op": "add", "path": "/metadata/annotations", "value": {"b": "2"}}]}]"#,
+            "",
+        );
+        let report = env.dir.join("report.json");
+        let out = env.run(
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "--engine",
+                engine,
+                "--show-changes",
+                "--format",
+                "json",
+                "--report",
+                report.to_str().unwrap(),
+            ],
+            WEB.as_bytes(),
+        );
+        assert_eq!(out.status.code(), Some(0), "{engine}: {}", stderr(&out));
+        let written = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            written.contains("a: \"1\"") || written.contains("a: '1'"),
+            "{written}"
+        );
+        assert!(!written.contains("policy"), "{written}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        let changes: Vec<(&str, &str)> = report["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["by"].as_str().unwrap(),
+                    c["patch"][0]["path"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                ("patcher-saw", "/metadata/labels"),
+                ("patcher", "/metadata/annotations")
+            ],
+            "{engine}"
+        );
+    }
+    for (member, why) in [
+        (
+            r#""not-mine""#,
+            r#"naming policy "not-mine", which is not one of its rules"#,
+        ),
+        ("7", "naming policy 7, which is not one of its rules"),
+    ] {
+        let config = env.patcher(
+            &format!(
+                r#"[{{"kind": "Deployment", "operations": [{{"op": "add", "path": "/metadata/labels", "value": {{}}, "policy": {member}}}]}}]"#
+            ),
+            "",
+        );
+        let out = env.run(&["--config", config.to_str().unwrap()], WEB.as_bytes());
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(out.stdout.is_empty());
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("policy module patcher"), "{err}");
+        assert!(err.contains(why), "{err}");
+    }
+}

@@ -41,6 +41,7 @@ impl GuestRelease for Open {
         config: String,
         objects: Option<Vec<String>>,
         module_rules: Vec<String>,
+        track_changes: bool,
     ) -> Result<Handle, Error> {
         let config: Config = serde_json::from_str(&config).map_err(refused)?;
         let objects = match objects {
@@ -48,14 +49,25 @@ impl GuestRelease for Open {
             Some(kinds) if kinds.is_empty() => crate::Objects::All,
             Some(kinds) => crate::Objects::Kinds(kinds),
         };
-        let release = crate::prepare(input, &config, &objects, &module_rules).map_err(refused)?;
+        let changes = if track_changes {
+            crate::Changes::Tracked
+        } else {
+            crate::Changes::Untracked
+        };
+        let release =
+            crate::prepare(input, &config, &objects, &module_rules, changes).map_err(refused)?;
         Ok(Handle::new(Open(RefCell::new(Some(release)))))
     }
 
     fn report(&self) -> String {
         self.with(|r| {
-            json!({"objects": r.objects(), "applied": r.applied, "findings": r.findings})
-                .to_string()
+            json!({
+                "objects": r.objects(),
+                "applied": r.applied,
+                "findings": r.findings,
+                "changes": r.changes(),
+            })
+            .to_string()
         })
     }
 

@@ -7,6 +7,7 @@
 #![cfg_attr(not(target_arch = "wasm32"), forbid(unsafe_code))]
 
 // wit-bindgen's generated glue needs `unsafe` for the canonical ABI.
+pub mod changes;
 #[cfg(target_arch = "wasm32")]
 #[allow(unsafe_code)]
 mod component;
@@ -25,6 +26,7 @@ pub mod stream;
 pub mod transform;
 pub mod workload;
 
+pub use changes::Changes;
 pub use config::Config;
 pub use document::Document;
 pub use error::{Error, Result};
@@ -43,6 +45,9 @@ pub struct Release {
     pub contract: Option<contract::Contract>,
     /// What the passes and the mutating modules changed.
     pub applied: Vec<transform::Applied>,
+    /// Their patches, object by object, when tracked ([`Changes::Tracked`]); secret values
+    /// not yet masked (see [`Release::changes`]).
+    tracked: Option<Vec<changes::Change>>,
     /// What the built-in rules and policy modules found (after [`Release::validate`]).
     pub findings: Vec<Finding>,
     /// The configuration it was read with.
@@ -95,17 +100,20 @@ impl Objects {
 }
 
 /// Bytes → documents → vf-post's passes: the mutations vf-post makes itself. Only the kinds a
-/// pass, a rule or a policy module (`objects`) reads are parsed into trees. `module_rules`
-/// are the rule ids policy modules declare (exemptions may name them). Mutating modules come
-/// next ([`Release::mutate`]), then [`Release::validate`].
+/// pass, a rule or a policy module (`objects`) reads are parsed into trees (every one when
+/// `changes` are tracked). `module_rules` are the rule ids policy modules declare (exemptions
+/// may name them). Mutating modules come next ([`Release::mutate`]), then
+/// [`Release::validate`].
 pub fn prepare(
     input: Vec<u8>,
     config: &Config,
     objects: &Objects,
     module_rules: &[String],
+    changes: Changes,
 ) -> Result<Release> {
+    let tracked = changes == Changes::Tracked;
     let keep = |meta: &stream::scan::Meta, has_contract: bool| {
-        objects.wants(meta) || transform::wants(meta, has_contract) || rules::wants(meta)
+        tracked || objects.wants(meta) || transform::wants(meta, has_contract) || rules::wants(meta)
     };
     let local = transform::local(config);
     let plan = Plan {
@@ -116,12 +124,14 @@ pub fn prepare(
     };
     let input_len = input.len();
     let mut stream = Stream::read(input, &plan)?;
-    let (applied, contract) = transform::mutate(&mut stream, config)?;
+    let mut tracked = tracked.then(Vec::new);
+    let (applied, contract) = transform::mutate(&mut stream, config, tracked.as_mut())?;
     let secrets = redact::secret_values(stream.documents());
     Ok(Release {
         stream,
         contract,
         applied,
+        tracked,
         findings: Vec::new(),
         config: config.clone(),
         module_rules: module_rules.to_vec(),
@@ -135,7 +145,7 @@ pub fn prepare(
 
 /// The whole engine in one call: bytes in, post-rendered bytes and findings out.
 pub fn render(input: Vec<u8>, config: &Config) -> Result<Rendered> {
-    let mut release = prepare(input, config, &Objects::None, &[])?;
+    let mut release = prepare(input, config, &Objects::None, &[], Changes::Untracked)?;
     release.validate()?;
     Ok(Rendered {
         output: release.stream.into_output(),

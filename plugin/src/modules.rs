@@ -202,6 +202,9 @@ pub struct ModulePatch {
     pub document: u32,
     /// An RFC 6902 patch, as JSON text.
     pub operations: String,
+    /// Which of the module's policies made it, when the module says (reports name it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 impl Release {
@@ -290,15 +293,27 @@ impl Release {
             );
             self.before_mutations = Some(before.iter().map(key).collect());
         }
-        for (index, operations, raw) in grouped {
+        for mut g in grouped {
+            let index = g.index;
             self.stream.ensure_value(index)?;
             let doc = &mut self.stream.documents_mut()[index];
             doc.keep_authored();
             let at = doc.at();
-            let count = operations.len();
+            let count = g.operations.len();
             let secret_before = (doc.kind() == "Secret")
                 .then(|| doc.value().cloned())
                 .flatten();
+            let tracked_before = self
+                .tracked
+                .is_some()
+                .then(|| doc.value().cloned())
+                .flatten();
+            // Kept for splitting the change by policy only when changes are tracked.
+            let operations = if tracked_before.is_some() {
+                g.operations.clone()
+            } else {
+                std::mem::take(&mut g.operations)
+            };
             {
                 let mut edit = doc.value_mut().ok_or_else(|| {
                     Error::Config(format!(
@@ -323,17 +338,22 @@ impl Release {
                     ),
                 });
             }
-            self.mutations.push(Mutation {
-                module: origin.to_owned(),
-                position: doc.position,
-                operations: raw,
-            });
-            self.applied.push(Applied {
+            let position = doc.position;
+            let applied = Applied {
                 pass: format!("module {origin}"),
                 object: format!("{}/{}", doc.kind(), doc.name()),
                 source: doc.source.clone(),
                 change: format!("patched ({count} operations)"),
+            };
+            if let Some(before) = tracked_before {
+                self.track(origin, index, before, &g);
+            }
+            self.mutations.push(Mutation {
+                module: origin.to_owned(),
+                position,
+                operations: g.raw,
             });
+            self.applied.push(applied);
         }
         Ok(())
     }
@@ -341,8 +361,8 @@ impl Release {
     /// The validation phase: module `origin`'s patches are checked and reported, not applied
     /// (`why` says why not).
     pub fn propose(&mut self, origin: &str, patches: &[ModulePatch], why: &str) -> Result<()> {
-        for (index, _, _) in self.group(origin, patches)? {
-            let doc = &self.stream.documents()[index];
+        for g in self.group(origin, patches)? {
+            let doc = &self.stream.documents()[g.index];
             self.applied.push(Applied {
                 pass: format!("module {origin}"),
                 object: format!("{}/{}", doc.kind(), doc.name()),
@@ -355,14 +375,9 @@ impl Release {
 
     /// A module's patches read and grouped by document, in the order given, within the
     /// per-module operation budget.
-    #[allow(clippy::type_complexity)]
-    fn group(
-        &self,
-        origin: &str,
-        patches: &[ModulePatch],
-    ) -> Result<Vec<(usize, Vec<patch::Operation>, Vec<Value>)>> {
+    fn group(&self, origin: &str, patches: &[ModulePatch]) -> Result<Vec<Grouped>> {
         let docs = self.stream.documents();
-        let mut grouped: Vec<(usize, Vec<patch::Operation>, Vec<Value>)> = Vec::new();
+        let mut grouped: Vec<Grouped> = Vec::new();
         let mut total = 0usize;
         for p in patches {
             let index = p.document as usize;
@@ -385,15 +400,65 @@ impl Release {
             }
             let raw: Vec<Value> =
                 serde_json::from_str(&p.operations).map_err(|e| refused(e.to_string()))?;
-            match grouped.iter_mut().find(|(i, _, _)| *i == index) {
-                Some((_, ops, all)) => {
-                    ops.extend(operations);
-                    all.extend(raw);
+            let span = (p.policy.clone(), operations.len());
+            match grouped.iter_mut().find(|g| g.index == index) {
+                Some(g) => {
+                    g.operations.extend(operations);
+                    g.raw.extend(raw);
+                    g.spans.push(span);
                 }
-                None => grouped.push((index, operations, raw)),
+                None => grouped.push(Grouped {
+                    index,
+                    operations,
+                    raw,
+                    spans: vec![span],
+                }),
             }
         }
         Ok(grouped)
+    }
+
+    /// Records what module `origin` changed in document `index`, from `before`: per policy
+    /// when the module named them (its spans replayed on a copy), else as one change.
+    fn track(&mut self, origin: &str, index: usize, before: Value, g: &Grouped) {
+        let Some(tracked) = &mut self.tracked else {
+            return;
+        };
+        let doc = &self.stream.documents()[index];
+        let Some(after) = doc.value() else {
+            return;
+        };
+        let object = crate::finding::ObjectRef::from(doc);
+        let mut change = |by: &str, from: &Value, to: &Value| {
+            let patch = crate::changes::diff(from, to);
+            if !patch.is_empty() {
+                tracked.push(crate::changes::Change {
+                    object: object.clone(),
+                    by: by.to_owned(),
+                    patch,
+                });
+            }
+        };
+        if g.spans.iter().all(|(policy, _)| policy.is_none()) {
+            return change(origin, &before, after);
+        }
+        // Applied for real already, within the budgets: the replay only splits the change.
+        let mut unbounded = patch::Budget {
+            per_module: usize::MAX,
+            per_document: usize::MAX,
+            bytes_left: usize::MAX,
+        };
+        let (mut current, mut start) = (before, 0);
+        for (policy, count) in &g.spans {
+            let mut next = current.clone();
+            let ops = g.operations[start..start + count].to_vec();
+            start += count;
+            if patch::apply(&mut next, ops, &mut unbounded).is_err() {
+                return change(origin, &current, after);
+            }
+            change(policy.as_deref().unwrap_or(origin), &current, &next);
+            current = next;
+        }
     }
 
     /// After the last mutation: derives services.json and its checksum from the final
@@ -407,6 +472,7 @@ impl Release {
             self.contract.as_ref(),
             &self.config,
             &mut self.applied,
+            self.tracked.as_mut(),
         )?;
         let mut findings = rules::check(
             self.stream.documents(),
@@ -415,7 +481,11 @@ impl Release {
             &self.module_rules,
         );
         self.attribute(&mut findings, true);
-        self.secrets = redact::secret_values(self.stream.documents());
+        // A value a mutation rotated out of a Secret stays masked too: no report shows it.
+        let mut secrets = redact::secret_values(self.stream.documents());
+        secrets.append(&mut self.secrets);
+        redact::order(&mut secrets);
+        self.secrets = secrets;
         redact::redact(&mut findings, &self.secrets);
         self.findings = findings;
         self.validated = true;
@@ -508,6 +578,19 @@ impl Release {
         Ok(())
     }
 
+    /// What each pass and mutating module changed, object by object, secret values masked;
+    /// `None` unless tracked ([`crate::Changes::Tracked`]).
+    pub fn changes(&self) -> Option<Vec<crate::changes::Change>> {
+        let mut changes = self.tracked.clone()?;
+        for change in &mut changes {
+            change
+                .patch
+                .iter_mut()
+                .for_each(|op| redact::mask_value(op, &self.secrets));
+        }
+        Some(changes)
+    }
+
     /// Objects that reach the cluster.
     pub fn objects(&self) -> usize {
         self.stream
@@ -516,6 +599,15 @@ impl Release {
             .filter(|d| !d.is_removed())
             .count()
     }
+}
+
+/// One module's operations on one document, in order, and the runs of them each policy
+/// made (`None`: the module did not say).
+struct Grouped {
+    index: usize,
+    operations: Vec<patch::Operation>,
+    raw: Vec<Value>,
+    spans: Vec<(Option<String>, usize)>,
 }
 
 /// Whether a patch operation's paths meet a finding's path (one holds the other); every

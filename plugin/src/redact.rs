@@ -82,10 +82,15 @@ pub fn secret_values(docs: &[Document]) -> Vec<String> {
     // Longest first, so that a secret containing another is masked whole; each form once (a
     // release repeats its Secrets' values, and every form costs a search of every text).
     let mut forms: Vec<String> = out.iter().flat_map(|s| written_forms(s)).collect();
+    order(&mut forms);
+    forms
+}
+
+/// Longest first, each once: the order masking needs.
+pub fn order(forms: &mut Vec<String>) {
     forms.sort_unstable();
     forms.dedup();
     forms.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    forms
 }
 
 /// A secret as itself, reversed, in hex and in base64.

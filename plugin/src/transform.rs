@@ -9,6 +9,7 @@ mod services_json;
 
 use serde::Serialize;
 
+use crate::changes::{Change, record};
 use crate::config::Config;
 use crate::contract::{self, Contract};
 use crate::error::Result;
@@ -28,17 +29,32 @@ pub struct Applied {
     pub change: String,
 }
 
-/// vf-post's own mutations, in order; returns what changed and the contract. Mutating
-/// policy modules come after them, and [`derive`] after those.
-pub fn mutate(stream: &mut Stream, config: &Config) -> Result<(Vec<Applied>, Option<Contract>)> {
+/// vf-post's own mutations, in order; returns what changed and the contract, and adds each
+/// pass's patches to `changes` when given. Mutating policy modules come after them, and
+/// [`derive`] after those.
+pub fn mutate(
+    stream: &mut Stream,
+    config: &Config,
+    mut changes: Option<&mut Vec<Change>>,
+) -> Result<(Vec<Applied>, Option<Contract>)> {
     let mut log = Vec::new();
     let contract = contract::take(stream)?;
     if let Some(contract) = &contract {
-        dapr::apply(stream, contract, &mut log)?;
-        probes::apply(stream, contract, &mut log)?;
+        record(changes.as_deref_mut(), dapr::PASS, stream, |s| {
+            dapr::apply(s, contract, &mut log)
+        })?;
+        record(changes.as_deref_mut(), probes::PASS, stream, |s| {
+            probes::apply(s, contract, &mut log)
+        })?;
     }
-    pull_secrets::apply(stream, contract.as_ref(), &mut log)?;
-    common_annotations::apply(stream, &config.transforms, &mut log)?;
+    record(changes.as_deref_mut(), pull_secrets::PASS, stream, |s| {
+        pull_secrets::apply(s, contract.as_ref(), &mut log)
+    })?;
+    record(changes, common_annotations::PASS, stream, |s| {
+        common_annotations::apply(s, &config.transforms, &mut log)
+    })?;
+    // Changes made while reading (none when changes are tracked: every document is read
+    // into a tree then).
     for (doc, change) in stream.early_changes() {
         log.push(Applied {
             pass: common_annotations::PASS.into(),
@@ -52,17 +68,22 @@ pub fn mutate(stream: &mut Stream, config: &Config) -> Result<(Vec<Applied>, Opt
 
 /// What depends on the final documents, after the last mutation: services.json from the
 /// backends as they are, mounted on the gateway with its checksum (and the common
-/// annotations on what this adds).
+/// annotations on what this adds), each pass's patches added to `changes` when given.
 pub fn derive(
     stream: &mut Stream,
     contract: Option<&Contract>,
     config: &Config,
     log: &mut Vec<Applied>,
+    mut changes: Option<&mut Vec<Change>>,
 ) -> Result<()> {
     if let Some(contract) = contract {
-        services_json::apply(stream, contract, log)?;
+        record(changes.as_deref_mut(), services_json::PASS, stream, |s| {
+            services_json::apply(s, contract, log)
+        })?;
     }
-    common_annotations::apply(stream, &config.transforms, log)
+    record(changes, common_annotations::PASS, stream, |s| {
+        common_annotations::apply(s, &config.transforms, log)
+    })
 }
 
 /// The change that needs only the document itself, for documents nothing else reads: it is

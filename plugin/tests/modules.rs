@@ -4,7 +4,7 @@
 mod support;
 
 use vf_plugin::modules::{ModuleHit, ModulePatch, Parts, Reads, Step};
-use vf_plugin::{Config, Objects, Severity, prepare};
+use vf_plugin::{Changes, Config, Objects, Severity, prepare};
 
 fn touch_all() -> Config {
     support::annotating("example.com/touched", "yes")
@@ -17,12 +17,24 @@ fn views_without_trees_equal_views_with_trees() {
     for file in support::corpus() {
         let input = std::fs::read(&file).unwrap();
         for config in [Config::default(), touch_all()] {
-            let scanned = prepare(input.clone(), &config, &Objects::None, &[])
-                .unwrap()
-                .views(&[], None, &Reads::Identity, false);
-            let built = prepare(input.clone(), &config, &Objects::All, &[])
-                .unwrap()
-                .views(&[], None, &Reads::Identity, false);
+            let scanned = prepare(
+                input.clone(),
+                &config,
+                &Objects::None,
+                &[],
+                Changes::Untracked,
+            )
+            .unwrap()
+            .views(&[], None, &Reads::Identity, false);
+            let built = prepare(
+                input.clone(),
+                &config,
+                &Objects::All,
+                &[],
+                Changes::Untracked,
+            )
+            .unwrap()
+            .views(&[], None, &Reads::Identity, false);
             assert_eq!(scanned.len(), built.len(), "{}", file.display());
             for (a, b) in scanned.iter().zip(&built) {
                 assert_eq!(a, b, "{}: {} {}", file.display(), a.kind, a.name);
@@ -39,6 +51,7 @@ fn whole_objects_come_only_for_the_kinds_asked() {
         &Config::default(),
         &Objects::Kinds(vec!["CustomResourceDefinition".into()]),
         &[],
+        Changes::Untracked,
     )
     .unwrap();
     let views = release.views(
@@ -96,7 +109,14 @@ metadata: {name: s}
 data: {password: aHVudGVyMg==}
 "#
     .to_vec();
-    let release = prepare(input, &Config::default(), &Objects::All, &[]).unwrap();
+    let release = prepare(
+        input,
+        &Config::default(),
+        &Objects::All,
+        &[],
+        Changes::Untracked,
+    )
+    .unwrap();
     let parts = Reads::Parts(Parts {
         paths: vec![
             path("kind"),
@@ -176,12 +196,20 @@ data: {password: aHVudGVyMg==}
 fn patches_land_on_documents_reading_did_not_keep() {
     let input = b"---\n# Source: c/templates/role.yaml\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: reader\nrules: []\n".to_vec();
     for config in [Config::default(), touch_all()] {
-        let mut release = prepare(input.clone(), &config, &Objects::None, &[]).unwrap();
+        let mut release = prepare(
+            input.clone(),
+            &config,
+            &Objects::None,
+            &[],
+            Changes::Untracked,
+        )
+        .unwrap();
         let index = release.views(&["ClusterRole".into()], None, &Reads::Identity, false)[0].index;
         let patch = ModulePatch {
             document: index,
             operations: r#"[{"op": "add", "path": "/metadata/labels", "value": {"team": "x"}}]"#
                 .into(),
+            policy: None,
         };
         release.mutate("team", &[patch]).unwrap();
         release.validate().unwrap();
@@ -229,7 +257,14 @@ fn a_team_chosen_by_labels_gets_every_kind() {
             labelled.push_str("---\n");
             labelled.push_str(&vf_plugin::stream::emit::emit(&value));
         }
-        let release = prepare(labelled.into_bytes(), &config, &Objects::None, &[]).unwrap();
+        let release = prepare(
+            labelled.into_bytes(),
+            &config,
+            &Objects::None,
+            &[],
+            Changes::Untracked,
+        )
+        .unwrap();
         let all = release.views(&[], None, &Reads::Identity, false);
         let team = release.views(&[], Some("payments"), &Reads::Identity, false);
         assert_eq!(all.len(), team.len(), "{}", file.display());
@@ -249,6 +284,7 @@ fn exemptions_hold_on_documents_without_trees() {
         &Config::default(),
         &Objects::None,
         &["team-needs-x".into()],
+        Changes::Untracked,
     )
     .unwrap();
     assert!(
@@ -283,7 +319,14 @@ fn exemptions_hold_on_documents_without_trees() {
 fn what_a_mutation_adds_is_validated_and_named() {
     let input =
         std::fs::read(support::repo().join("tests/rules/not-privileged/input.yaml")).unwrap();
-    let mut release = prepare(input, &Config::default(), &Objects::None, &[]).unwrap();
+    let mut release = prepare(
+        input,
+        &Config::default(),
+        &Objects::None,
+        &[],
+        Changes::Untracked,
+    )
+    .unwrap();
     let good = release
         .views(&["Deployment".into()], None, &Reads::Identity, false)
         .into_iter()
@@ -293,6 +336,7 @@ fn what_a_mutation_adds_is_validated_and_named() {
     let patch = ModulePatch {
         document: good.index,
         operations: op.into(),
+        policy: None,
     };
     release.mutate("evil", &[patch]).unwrap();
     release.validate().unwrap();

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use vf_plugin::modules::ModulePatch;
 use vf_plugin::rules::catalog::{HOST_RULES, RULES};
-use vf_plugin::{Config, Objects, prepare};
+use vf_plugin::{Changes, Config, Objects, prepare};
 
 #[test]
 fn every_rule_fires_on_bad_twins_and_stays_quiet_on_good_ones() {
@@ -29,7 +29,7 @@ fn every_rule_fires_on_bad_twins_and_stays_quiet_on_good_ones() {
             .unwrap_or_default();
         // Through the engine's own planning: a rule reading a kind vf-post does not parse
         // finds nothing here either.
-        let mut release = prepare(input, &config, &Objects::None, &[]).unwrap();
+        let mut release = prepare(input, &config, &Objects::None, &[], Changes::Untracked).unwrap();
         if let Ok(text) = std::fs::read_to_string(dir.join("mutations.json")) {
             let wanted: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
             let patches: Vec<ModulePatch> = wanted
@@ -45,6 +45,7 @@ fn every_rule_fires_on_bad_twins_and_stays_quiet_on_good_ones() {
                     ModulePatch {
                         document: u32::try_from(index).unwrap(),
                         operations: m["operations"].to_string(),
+                        policy: None,
                     }
                 })
                 .collect();

@@ -140,17 +140,57 @@ fn run(
             path: finding.path,
         });
     }
-    let patches = verdict
-        .patches
-        .into_iter()
-        .map(|p| {
-            Ok(ModulePatch {
-                document: target(p.document)?,
-                operations: p.operations,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut patches = Vec::with_capacity(verdict.patches.len());
+    for p in verdict.patches {
+        let document = target(p.document)?;
+        for (policy, operations) in by_policy(module, p.operations).map_err(bad)? {
+            patches.push(ModulePatch {
+                document,
+                operations,
+                policy,
+            });
+        }
+    }
     Ok((hits, patches))
+}
+
+/// A patch split where its operations name the policy that made them: a `policy` member,
+/// which RFC 6902 lets an operation carry and the CEL runtime sets to the admission policy's
+/// name. Reports then say which policy changed what. The member is taken out; it must name
+/// one of the module's rules, so a module cannot put a change on another's account.
+#[allow(clippy::type_complexity)]
+fn by_policy(
+    module: &PolicyModule,
+    operations: String,
+) -> Result<Vec<(Option<String>, String)>, String> {
+    // Most patches name no policy: not read twice.
+    if !operations.contains("\"policy\"") {
+        return Ok(vec![(None, operations)]);
+    }
+    // Unreadable text is the engine's to refuse, with its own message.
+    let Ok(serde_json::Value::Array(ops)) = serde_json::from_str(&operations) else {
+        return Ok(vec![(None, operations)]);
+    };
+    let mut runs: Vec<(Option<String>, Vec<serde_json::Value>)> = Vec::new();
+    for mut op in ops {
+        let policy = match op.as_object_mut().and_then(|o| o.remove("policy")) {
+            None => None,
+            Some(serde_json::Value::String(name)) if module.rule(&name).is_some() => Some(name),
+            Some(other) => {
+                return Err(format!(
+                    "a patch operation naming policy {other}, which is not one of its rules"
+                ));
+            }
+        };
+        match runs.last_mut() {
+            Some((last, run)) if *last == policy => run.push(op),
+            _ => runs.push((policy, vec![op])),
+        }
+    }
+    Ok(runs
+        .into_iter()
+        .map(|(policy, run)| (policy, serde_json::Value::Array(run).to_string()))
+        .collect())
 }
 
 /// When the CEL runtime exhausts the sandbox (memory, time), the policy that did it, found

@@ -32,7 +32,27 @@ pub fn render(report: &Report) -> String {
                 .map(|a| serde_json::to_value(a).expect("serializes"))
         })
         .collect();
-    let doc = json!({
+    let changes: Option<Vec<Value>> =
+        report
+            .sections
+            .iter()
+            .any(|s| s.changes.is_some())
+            .then(|| {
+                report
+                    .sections
+                    .iter()
+                    .flat_map(|section| {
+                        section.changes.iter().flatten().map(move |c| {
+                            let mut v = serde_json::to_value(c).expect("changes serialize");
+                            if let Some(input) = &section.input {
+                                v["input"] = json!(input);
+                            }
+                            v
+                        })
+                    })
+                    .collect()
+            });
+    let mut doc = json!({
         "version": VERSION,
         "tool": { "name": "vf-post", "version": env!("CARGO_PKG_VERSION") },
         "outcome": report.outcome(),
@@ -43,6 +63,9 @@ pub fn render(report: &Report) -> String {
         "findings": findings,
         "applied": applied,
     });
+    if let Some(changes) = changes {
+        doc["changes"] = json!(changes);
+    }
     let mut text = serde_json::to_string_pretty(&doc).expect("JSON serializes");
     text.push('\n');
     text

@@ -111,6 +111,7 @@ pub fn render(report: &Report, color: bool) -> String {
             }
         }
     }
+    changes(report, &paint, &mut out);
     let s = report.summary();
     let mut changes: Vec<(&str, usize)> = Vec::new();
     for applied in report.sections.iter().flat_map(|s| &s.applied) {
@@ -149,6 +150,52 @@ pub fn render(report: &Report, color: bool) -> String {
     )
     .unwrap();
     out
+}
+
+/// With `--show-changes`: one line per object and step, its first operations.
+fn changes(report: &Report, paint: &Paint, out: &mut String) {
+    const SHOWN: usize = 3;
+    let several = report.sections.len() > 1;
+    for section in &report.sections {
+        let Some(changes) = &section.changes else {
+            continue;
+        };
+        let input = match (&section.input, several) {
+            (Some(name), true) => format!(" in {}", clean(name)),
+            _ => String::new(),
+        };
+        writeln!(out, "{}", paint.wrap("1", &format!("changes{input}:"))).unwrap();
+        if changes.is_empty() {
+            writeln!(out, "  none").unwrap();
+        }
+        for change in changes {
+            let operations: Vec<String> = change
+                .patch
+                .iter()
+                .take(SHOWN)
+                .map(|op| {
+                    let field = |k: &str| op.get(k).and_then(|v| v.as_str()).unwrap_or("");
+                    let path = match field("path") {
+                        "" => "the object",
+                        path => path,
+                    };
+                    format!("{} {}", field("op"), clean(path))
+                })
+                .collect();
+            let more = match change.patch.len().saturating_sub(SHOWN) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            writeln!(
+                out,
+                "  {:<18} {}: {}{more}",
+                clean(&change.by),
+                clean(&change.object.to_string()),
+                operations.join(", ")
+            )
+            .unwrap();
+        }
+    }
 }
 
 /// `text` safe to print: control, line-breaking, bidirectional and invisible characters as

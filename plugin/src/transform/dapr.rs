@@ -12,6 +12,9 @@ use crate::error::{Error, Result};
 use crate::stream::Stream;
 use crate::workload::pod_metadata_pointer;
 
+/// Name of the pass in reports.
+pub const PASS: &str = "dapr";
+
 pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -> Result<()> {
     for app in contract.apps.iter().filter(|a| a.dapr.enabled) {
         let index = workload_of(stream, contract, app)?;
@@ -47,7 +50,7 @@ pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -
             }
         }
         log.push(Applied {
-            pass: "dapr".into(),
+            pass: PASS.into(),
             object: object_name(doc),
             source: doc.source.clone(),
             change: format!("{count} dapr.io annotations (app-id {})", app.dapr.app_id),

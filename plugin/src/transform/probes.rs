@@ -10,6 +10,9 @@ use crate::error::Result;
 use crate::stream::Stream;
 use crate::workload::{is_long_running, pod_spec_pointer};
 
+/// Name of the pass in reports.
+pub const PASS: &str = "probes";
+
 pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -> Result<()> {
     for app in &contract.apps {
         let index = workload_of(stream, contract, app)?;
@@ -64,7 +67,7 @@ pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -
             }
         }
         log.push(Applied {
-            pass: "probes".into(),
+            pass: PASS.into(),
             object: object_name(doc),
             source: doc.source.clone(),
             change: format!("{} on container {}", names.join(", "), app.container),

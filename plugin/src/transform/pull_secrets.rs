@@ -9,6 +9,9 @@ use crate::error::{Error, Result};
 use crate::stream::Stream;
 use crate::workload::{containers, image_registry, pod_spec_pointer, pull_secret_names};
 
+/// Name of the pass in reports.
+pub const PASS: &str = "pull-secrets";
+
 pub fn apply(
     stream: &mut Stream,
     contract: Option<&Contract>,
@@ -65,7 +68,7 @@ pub fn apply(
             }
         }
         log.push(Applied {
-            pass: "pull-secrets".into(),
+            pass: PASS.into(),
             object: object_name(doc),
             source: doc.source.clone(),
             change: format!("imagePullSecrets {}", missing.join(", ")),

@@ -13,6 +13,9 @@ use crate::error::{Error, Result};
 use crate::stream::Stream;
 use crate::workload::{pod_metadata_pointer, pod_spec_pointer};
 
+/// Name of the pass in reports.
+pub const PASS: &str = "services-json";
+
 /// Volume name of the mount in the gateway's pod.
 const VOLUME: &str = "vf-services-json";
 /// Pod template annotation that changes with the file, so the gateway rolls out.
@@ -59,7 +62,7 @@ pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -
         .map(|(dir, _)| format!("{dir}/vf-services.yaml"));
     let doc = stream.add(config_map, source, Some(before));
     log.push(Applied {
-        pass: "services-json".into(),
+        pass: PASS.into(),
         object: object_name(doc),
         source: doc.source.clone(),
         change: "generated".into(),
@@ -217,7 +220,7 @@ fn mount(
     }
     drop(edit);
     log.push(Applied {
-        pass: "services-json".into(),
+        pass: PASS.into(),
         object: object_name(doc),
         source: doc.source.clone(),
         change: format!("mounted at {path}, checksum on the pod template"),

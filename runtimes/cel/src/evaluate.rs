@@ -200,8 +200,12 @@ impl Run<'_> {
         }
     }
 
+    /// Every mutating policy on one object, in order. The patch is each policy's change in
+    /// turn, every operation naming its policy (a `policy` member, which RFC 6902 lets a
+    /// patch carry), so reports can say which policy changed what.
     fn mutate(&self, doc: &Doc, verdict: &mut Verdict) {
         let mut current = doc.object.clone();
+        let mut operations = Vec::new();
         // Which policies changed the object, in order: a policy asking to be reinvoked runs
         // once more if one after it changed the object, as the API server reinvokes it.
         let mut changed = Vec::new();
@@ -209,7 +213,7 @@ impl Run<'_> {
             if self.settings.phase == Phase::Reinvoke && !policy.reinvoke || !self.wanted(policy) {
                 continue;
             }
-            if self.mutate_policy(policy, &mut current, doc, &mut verdict.findings) {
+            if self.mutate_policy(policy, &mut current, doc, &mut verdict.findings, &mut operations) {
                 changed.push(i);
             }
         }
@@ -217,14 +221,14 @@ impl Run<'_> {
             for (i, policy) in self.set.mutating.iter().enumerate() {
                 if policy.reinvoke && self.wanted(policy) && changed.iter().any(|&later| later > i)
                 {
-                    self.mutate_policy(policy, &mut current, doc, &mut verdict.findings);
+                    self.mutate_policy(policy, &mut current, doc, &mut verdict.findings, &mut operations);
                 }
             }
         }
-        if current != doc.object {
+        if !operations.is_empty() {
             verdict.patches.push(Patch {
                 document: doc.index,
-                operations: diff::diff(&doc.object, &current),
+                operations,
             });
         }
     }
@@ -237,13 +241,15 @@ impl Run<'_> {
             .is_none_or(|only| only.contains(&policy.name))
     }
 
-    /// Every binding of one mutating policy on `current`; whether it changed it.
+    /// Every binding of one mutating policy on `current`; whether it changed it. Its change
+    /// is added to `operations`, each naming the policy.
     fn mutate_policy(
         &self,
         policy: &Policy,
         current: &mut Json,
         doc: &Doc,
         findings: &mut Vec<Finding>,
+        operations: &mut Vec<Json>,
     ) -> bool {
         let Some(target) = self.cluster.target(current) else {
             return false;
@@ -255,7 +261,14 @@ impl Run<'_> {
                 *current = next;
             }
         }
-        *current != before
+        if *current == before {
+            return false;
+        }
+        operations.extend(diff::diff(&before, current).into_iter().map(|mut op| {
+            op["policy"] = Json::String(policy.name.clone());
+            op
+        }));
+        true
     }
 
     /// The bindings of `policy` that apply to `target`, each with its parameter objects (one
