@@ -213,7 +213,13 @@ impl Run<'_> {
             if self.settings.phase == Phase::Reinvoke && !policy.reinvoke || !self.wanted(policy) {
                 continue;
             }
-            if self.mutate_policy(policy, &mut current, doc, &mut verdict.findings, &mut operations) {
+            if self.mutate_policy(
+                policy,
+                &mut current,
+                doc,
+                &mut verdict.findings,
+                &mut operations,
+            ) {
                 changed.push(i);
             }
         }
@@ -221,7 +227,13 @@ impl Run<'_> {
             for (i, policy) in self.set.mutating.iter().enumerate() {
                 if policy.reinvoke && self.wanted(policy) && changed.iter().any(|&later| later > i)
                 {
-                    self.mutate_policy(policy, &mut current, doc, &mut verdict.findings, &mut operations);
+                    self.mutate_policy(
+                        policy,
+                        &mut current,
+                        doc,
+                        &mut verdict.findings,
+                        &mut operations,
+                    );
                 }
             }
         }
