@@ -170,3 +170,60 @@ def test_without_the_flag_nothing_is_listed(tmp_path):
                              capture_output=True, text=True, check=False, cwd=REPO)
         assert out.returncode == 0, out.stderr
         assert "changes" not in (json.loads(out.stdout) if fmt == "json" else out.stdout)
+
+
+LEAKING = """
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicy
+metadata: {name: leak.example.com}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["configmaps"]}
+  reinvocationPolicy: Never
+  mutations:
+  - patchType: JSONPatch
+    jsonPatch:
+      expression: >-
+        [JSONPatch{op: "add", path: "/metadata/labels", value: {"Sup3rS3cretPw": "x"}},
+         JSONPatch{op: "add", path: "/data/" + jsonpatch.escapeKey("pa/ss~word-42"), value: "y"}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicyBinding
+metadata: {name: leak}
+spec: {policyName: leak.example.com}
+"""
+
+# The second password's base64 wrapped over two lines, as Go's decoder (the API server's)
+# reads it.
+SECRETS = """---
+apiVersion: v1
+kind: Secret
+metadata: {name: db}
+data:
+  password: U3VwM3JTM2NyZXRQdw==
+  other: |
+    cGEvc3N+
+    d29yZC00Mg==
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {mode: fast}
+"""
+
+
+def test_secrets_stay_masked_in_keys_paths_and_wrapped_base64(tmp_path):
+    (tmp_path / "leak.yaml").write_text(LEAKING)
+    after_text, report = render(tmp_path, SECRETS, {"policies": [{"path": "leak.yaml"}]})
+    assert "Sup3rS3cretPw" in after_text, "the release carries what the policy wrote"
+    changes = report["changes"]
+    text = json.dumps(changes)
+    for secret in ("Sup3rS3cretPw", "pa/ss~word-42", "pa~1ss~0word-42", "cGEvc3N+d29yZC00Mg=="):
+        assert secret not in text, secret
+    assert [c["masked"] for c in changes] == [True]
+    config = tmp_path / "vf-post.yaml"
+    out = subprocess.run([str(VF_POST), "lint", "--show-changes", "--color", "never", "--config", str(config), "-"],
+                         input=SECRETS, capture_output=True, text=True, check=False)
+    assert "pa~1ss~0word-42" not in out.stdout and "Sup3rS3cretPw" not in out.stdout
+    assert "add /data/***" in out.stdout, out.stdout

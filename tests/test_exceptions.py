@@ -210,3 +210,36 @@ def test_render_applies_them_too(tmp_path):
     assert expired.returncode == 1
     assert expired.stdout == ""
     assert "exception-expired" in expired.stderr
+
+
+@pytest.mark.parametrize("empty", ["", " ~", " null"])
+def test_a_selector_written_without_a_value_is_refused(tmp_path, empty):
+    """`kind:` with nothing after it is null in YAML; read as absent it would waive the rule
+    on every kind."""
+    config = tmp_path / "vf-post.yaml"
+    config.write_text(f"exceptions:\n- rule: container-requests\n  kind:{empty}\n  reason: upstream\n"
+                      f"  owner: platform\n  expires: {FAR}\n")
+    out = subprocess.run([str(VF_POST), "lint", "--config", str(config), str(INGRESS)],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 2, out.stdout
+    assert out.stdout == ""
+    assert len(out.stderr.splitlines()) == 1 and "line 3" in out.stderr, out.stderr
+    assert "written without a value, which would match everything" in out.stderr
+
+
+def test_object_identity_cannot_be_waived(tmp_path):
+    out = run(tmp_path, [exception(rule="object-identity")])
+    assert out.returncode == 2
+    assert "object-identity cannot be waived" in out.stderr
+
+
+def test_an_expired_exception_counts_only_what_it_alone_waived(tmp_path):
+    """A finding the object's annotation waives is not one the expired exception stops waiving."""
+    stream = INGRESS.read_text().replace(
+        "  annotations:\n    \"helm.sh/hook\": pre-install,pre-upgrade\n",
+        "  annotations:\n    exempt.vf-post.virtufin.io/container-requests: \"chart's own waiver\"\n"
+        "    \"helm.sh/hook\": pre-install,pre-upgrade\n", 1)
+    assert stream != INGRESS.read_text()
+    out = run(tmp_path, [exception(kind="Job", expires="2020-01-01")], "--format", "json", stdin=stream)
+    expired = [f for f in findings(out) if f["rule"] == "exception-expired"]
+    assert "(1 finding no longer waived)" in expired[0]["message"], expired

@@ -55,6 +55,12 @@ pub fn check_format(config: &Config) -> Result<()> {
                 e.expires
             );
         }
+        if e.rule == "object-identity" {
+            bail!(
+                "{}: object-identity cannot be waived: the API server refuses an object without apiVersion, kind or name, whatever vf-post says",
+                at("rule")
+            );
+        }
         // Turned down under `rules:` instead, where the report says so.
         if catalog::HOST_RULES.contains(&e.rule.as_str()) {
             bail!(
@@ -97,12 +103,21 @@ pub fn apply(report: &mut Report, config: &Config, today: Date) {
         .map(|e| Date::parse(&e.expires).is_some_and(|end| end >= today))
         .collect();
     let mut matched = vec![0usize; config.exceptions.len()];
+    let mut used = vec![false; config.exceptions.len()];
     for finding in report.sections.iter_mut().flat_map(|s| &mut s.findings) {
         for (i, e) in config.exceptions.iter().enumerate() {
             if !matches(e, finding, default_namespace) {
                 continue;
             }
-            matched[i] += 1;
+            used[i] = true;
+            // What the object's own annotation waives, the exception does not.
+            if finding
+                .exempted
+                .as_ref()
+                .is_none_or(|w| w.annotation.is_none())
+            {
+                matched[i] += 1;
+            }
             if live[i] && finding.exempted.is_none() {
                 finding.exempted = Some(Exemption {
                     annotation: None,
@@ -131,7 +146,7 @@ pub fn apply(report: &mut Report, config: &Config, today: Date) {
                     e.owner
                 ),
             )
-        } else if matched[i] == 0 {
+        } else if !used[i] {
             (
                 UNUSED,
                 format!(

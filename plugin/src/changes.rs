@@ -30,6 +30,9 @@ pub struct Change {
     /// RFC 6902 operations that turn the object before the step into the object after it;
     /// an object the step made is one `add` at the root.
     pub patch: Vec<Value>,
+    /// Whether secret values were masked in the patch (then it no longer applies as written).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub masked: bool,
 }
 
 /// The objects of a stream before a step: `None` for those without a tree.
@@ -65,6 +68,7 @@ impl Snapshot {
                     object: ObjectRef::from(doc),
                     by: by.to_owned(),
                     patch,
+                    masked: false,
                 });
             }
         }
@@ -89,8 +93,9 @@ pub(crate) fn record(
     }
 }
 
-/// An RFC 6902 patch from `before` to `after`: maps compared key by key, lists item by item
-/// (items added or removed at the end; anything else replaced where it differs).
+/// An RFC 6902 patch from `before` to `after`: maps compared key by key; lists past their
+/// common start and end item by item, then the items added or removed there (so an item
+/// inserted in front of a long list is one `add`, not a replacement of every item).
 pub fn diff(before: &Value, after: &Value) -> Vec<Value> {
     let mut out = Vec::new();
     walk(before, after, &mut String::new(), &mut out);
@@ -119,18 +124,29 @@ fn walk(before: &Value, after: &Value, path: &mut String, out: &mut Vec<Value>) 
             }
         }
         (Value::Array(a), Value::Array(b)) => {
-            for (i, (old, new)) in a.iter().zip(b).enumerate() {
-                path.push_str(&format!("/{i}"));
+            let start = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+            let end = a[start..]
+                .iter()
+                .rev()
+                .zip(b[start..].iter().rev())
+                .take_while(|(x, y)| x == y)
+                .count();
+            let (a_mid, b_mid) = (&a[start..a.len() - end], &b[start..b.len() - end]);
+            let paired = a_mid.len().min(b_mid.len());
+            for (i, (old, new)) in a_mid.iter().zip(b_mid).enumerate() {
+                path.push_str(&format!("/{}", start + i));
                 walk(old, new, path, out);
                 path.truncate(len);
             }
-            for (i, new) in b.iter().enumerate().skip(a.len()) {
+            for (i, new) in b_mid.iter().enumerate().skip(paired) {
+                let at = start + i;
                 out.push(
-                    serde_json::json!({"op": "add", "path": format!("{path}/{i}"), "value": new}),
+                    serde_json::json!({"op": "add", "path": format!("{path}/{at}"), "value": new}),
                 );
             }
-            for i in (b.len()..a.len()).rev() {
-                out.push(serde_json::json!({"op": "remove", "path": format!("{path}/{i}")}));
+            for i in (paired..a_mid.len()).rev() {
+                let at = start + i;
+                out.push(serde_json::json!({"op": "remove", "path": format!("{path}/{at}")}));
             }
         }
         _ => out.push(serde_json::json!({"op": "replace", "path": path, "value": after})),
@@ -209,6 +225,26 @@ mod tests {
         applies(&json!([1, 2, 3]), &json!([]));
         applies(&json!([]), &json!([[1], {"": {"~/": 2}}]));
         applies(&json!({"": 1}), &json!({"": 2, "~": 3}));
+    }
+
+    #[test]
+    fn an_item_inserted_in_front_or_the_middle_is_one_operation() {
+        let long: Vec<u32> = (0..1000).collect();
+        let mut front = long.clone();
+        front.insert(0, 7);
+        assert_eq!(
+            diff(&json!({"l": long}), &json!({"l": front})),
+            vec![json!({"op": "add", "path": "/l/0", "value": 7})]
+        );
+        let mut middle = long.clone();
+        middle.remove(500);
+        assert_eq!(
+            diff(&json!(long), &json!(middle)),
+            vec![json!({"op": "remove", "path": "/500"})]
+        );
+        applies(&json!([1, 2, 3, 2, 1]), &json!([1, 2, 9, 9, 3, 2, 1]));
+        applies(&json!([1, 1, 1]), &json!([1, 1]));
+        applies(&json!([1, 2, 1]), &json!([1]));
     }
 
     /// Random pairs of values, each patch applied by the engine's own RFC 6902 applier.

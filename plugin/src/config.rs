@@ -35,6 +35,17 @@ pub struct Config {
     pub exceptions: Vec<Exception>,
 }
 
+/// A selector that is written has a value: `kind:` with nothing after it (null) would
+/// otherwise read as absent and widen the exception to every kind.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        Some(value) => Ok(Some(value)),
+        None => Err(serde::de::Error::custom(
+            "an exception's selector is written without a value, which would match everything: give it one, or leave the key out",
+        )),
+    }
+}
+
 /// A waiver in the configuration: a rule, on the objects (and container) it names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -42,16 +53,16 @@ pub struct Exception {
     /// The rule waived: built in, or declared by a policy module.
     pub rule: String,
     /// Only objects of this kind.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub kind: Option<String>,
     /// Only objects of this name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub name: Option<String>,
     /// Only objects in this namespace (`admission.namespace` for objects that set none).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub namespace: Option<String>,
     /// Only findings on this container.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub container: Option<String>,
     /// Why the finding may stand.
     pub reason: String,

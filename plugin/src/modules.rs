@@ -436,6 +436,7 @@ impl Release {
                     object: object.clone(),
                     by: by.to_owned(),
                     patch,
+                    masked: false,
                 });
             }
         };
@@ -583,10 +584,12 @@ impl Release {
     pub fn changes(&self) -> Option<Vec<crate::changes::Change>> {
         let mut changes = self.tracked.clone()?;
         for change in &mut changes {
+            let before = change.patch.clone();
             change
                 .patch
                 .iter_mut()
                 .for_each(|op| redact::mask_value(op, &self.secrets));
+            change.masked = change.patch != before;
         }
         Some(changes)
     }

@@ -34,9 +34,16 @@ pub fn secret_values(docs: &[Document]) -> Vec<String> {
                     {
                         let Some(text) = v.as_str() else { continue };
                         if decode {
+                            // Go's decoder, as the API server reads `data`, skips line
+                            // breaks: a wrapped value is a secret all the same.
+                            let unwrapped: String =
+                                text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
                             let bytes = base64::engine::general_purpose::STANDARD
-                                .decode(text.trim())
+                                .decode(unwrapped.trim())
                                 .unwrap_or_default();
+                            if unwrapped != text {
+                                out.push(unwrapped);
+                            }
                             out.push(String::from_utf8_lossy(&bytes).into_owned());
                         }
                         out.push(text.to_owned());
@@ -99,6 +106,8 @@ fn written_forms(secret: &str) -> Vec<String> {
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let engine = &base64::engine::general_purpose::STANDARD;
     let padded = engine.encode(bytes);
+    // In a JSON pointer (a patch's path), `~` and `/` are escaped (RFC 6901).
+    let pointer = secret.replace('~', "~0").replace('/', "~1");
     vec![
         secret.to_owned(),
         secret.chars().rev().collect(),
@@ -107,6 +116,7 @@ fn written_forms(secret: &str) -> Vec<String> {
         padded.trim_end_matches('=').to_owned(),
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
         padded,
+        pointer,
     ]
 }
 
@@ -131,12 +141,29 @@ pub fn mask(text: &mut String, secrets: &[String]) {
     }
 }
 
-/// Masks secrets in every string of a JSON value.
+/// Masks secrets in every string of a JSON value, keys of maps too (a policy could write a
+/// secret as a label's key).
 pub fn mask_value(value: &mut Value, secrets: &[String]) {
     match value {
         Value::String(s) => mask(s, secrets),
         Value::Array(items) => items.iter_mut().for_each(|v| mask_value(v, secrets)),
-        Value::Object(map) => map.values_mut().for_each(|v| mask_value(v, secrets)),
+        Value::Object(map) => {
+            let keys_hold_secrets = map.keys().any(|k| {
+                let mut masked = k.clone();
+                mask(&mut masked, secrets);
+                masked != *k
+            });
+            if keys_hold_secrets {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(mut k, v)| {
+                        mask(&mut k, secrets);
+                        (k, v)
+                    })
+                    .collect();
+            }
+            map.values_mut().for_each(|v| mask_value(v, secrets));
+        }
         _ => {}
     }
 }
