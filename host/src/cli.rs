@@ -43,6 +43,31 @@ pub enum Command {
     /// Works with per-team WebAssembly policy modules.
     #[command(subcommand)]
     Policy(Policy),
+    /// Runs policy test suites: gator's Suite format (test.gatekeeper.sh/v1alpha1), so
+    /// Gatekeeper library suites run unmodified. Exit 0 only if every case passes.
+    Test(TestSuites),
+}
+
+#[derive(Debug, Args)]
+pub struct TestSuites {
+    /// Suite files, or directories searched for them.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Result format.
+    #[arg(long, value_enum, default_value_t = TestFormat::Text)]
+    pub format: TestFormat,
+    /// Configuration file: its `sandbox:` bounds apply to each case.
+    #[arg(long, value_name = "FILE", env = "VF_POST_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum TestFormat {
+    /// A line per case that did not pass, and the counts.
+    #[default]
+    Text,
+    /// JUnit XML: a test suite per suite file, a test case per case.
+    Junit,
 }
 
 #[derive(Debug, Args)]

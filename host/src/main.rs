@@ -8,6 +8,7 @@ mod policy;
 mod report;
 mod run;
 mod settings;
+mod suite;
 mod timings;
 
 use std::process::ExitCode;

@@ -1,5 +1,6 @@
 //! Per-team policies: WebAssembly components run in the sandbox, and Kubernetes admission
-//! policies in CEL run by vf-post's own CEL component in the same sandbox (cel.rs).
+//! policies in CEL run by vf-post's own CEL component in the same sandbox (cel.rs), and Rego
+//! policies (conftest, Gatekeeper) by its Rego component (rego.rs).
 
 pub mod bindings;
 pub mod cache;
@@ -9,6 +10,7 @@ pub mod evaluate;
 pub mod files;
 pub mod inspect;
 pub mod load;
+pub mod rego;
 pub mod sandbox;
 
 /// The sandbox bounds the configuration asks for.
@@ -67,6 +69,7 @@ pub fn modules(
         loaded.push(load::check_settings(policy)?);
     }
     loaded.extend(cel::modules(config, base, bounds)?);
+    loaded.extend(rego::modules(config, base, bounds)?);
     unique_rules(&loaded)?;
     Ok(loaded)
 }

@@ -4,7 +4,7 @@
 
 mod gitlab;
 mod json;
-mod junit;
+pub(crate) mod junit;
 mod sarif;
 pub mod text;
 

@@ -19,6 +19,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         None => render(&cli.options),
         Some(Command::Lint(lint)) => lint_files(&lint),
         Some(Command::Rules(rules)) => list_rules(rules.format),
+        Some(Command::Test(suites)) => test_suites(&suites),
         Some(Command::Policy(Policy::Inspect { module, shared })) => {
             let config = settings::load(shared.config.as_deref())?;
             let inspection =
@@ -171,6 +172,28 @@ fn module_rules(modules: &[PolicyModule]) -> Vec<(String, String)> {
                 .map(|r| (r.id.clone(), r.summary.clone()))
         })
         .collect()
+}
+
+/// `vf-post test`: every case of every suite; denied (exit 1) when one fails.
+fn test_suites(suites: &crate::cli::TestSuites) -> Result<Outcome> {
+    let config = settings::load(suites.config.as_deref())?;
+    let mut results = Vec::new();
+    for path in crate::suite::find(&suites.paths)? {
+        results.extend(crate::suite::run(&path, &config)?);
+    }
+    let text = match suites.format {
+        crate::cli::TestFormat::Text => crate::suite::text(&results),
+        crate::cli::TestFormat::Junit => crate::suite::junit(&results),
+    };
+    output::write_stdout(text.as_bytes()).context("cannot write stdout")?;
+    let failed = results
+        .iter()
+        .any(|r| matches!(r.outcome, crate::suite::Outcome::Failed(_)));
+    Ok(if failed {
+        Outcome::Denied
+    } else {
+        Outcome::Clean
+    })
 }
 
 fn list_rules(format: RulesFormat) -> Result<Outcome> {

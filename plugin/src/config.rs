@@ -80,6 +80,30 @@ pub struct PolicyRef {
     pub path: String,
     /// Hex SHA-256 of the file (a file only); a mismatch refuses it.
     pub sha256: Option<String>,
+    /// How its Rego files (conftest policies) are run.
+    pub rego: Rego,
+}
+
+/// conftest's options for the Rego files of a `policies:` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Rego {
+    /// The packages whose `deny`, `violation` and `warn` rules run (`--namespace`).
+    pub namespaces: Vec<String>,
+    /// The whole release as one input, `[{path, contents}]` (`--combine`).
+    pub combine: bool,
+    /// Rego syntax, `v1` or `v0` (`--rego-version`).
+    pub version: String,
+}
+
+impl Default for Rego {
+    fn default() -> Self {
+        Rego {
+            namespaces: vec!["main".into()],
+            combine: false,
+            version: "v1".into(),
+        }
+    }
 }
 
 /// The admission request each object of the release is presented as.

@@ -39,14 +39,20 @@ pub fn modules(
             .map(|t| (Some(t.name.clone()), &t.policies)),
     );
     let mut out = Vec::new();
-    let mut read = 0u64;
+    let mut bytes = 0u64;
     for (team, entries) in scopes {
         if entries.is_empty() {
             continue;
         }
         let mut sources = Vec::new();
         for entry in entries {
-            sources.extend(files::read(entry, base, &mut read)?);
+            // Gatekeeper's objects are the Rego runtime's (rego.rs).
+            let read = files::read(entry, base, &mut bytes)?;
+            sources.extend(
+                read.objects
+                    .into_iter()
+                    .filter(|s| !files::is_gatekeeper(&s.object)),
+            );
         }
         let scope = match &team {
             Some(t) => format!("team {t}'s policies"),

@@ -1,7 +1,8 @@
 //! Policy files (`policies:` in the configuration): Kubernetes objects in YAML, read as the
 //! cluster reads them when they are applied (vf-post's Go-faithful reader, the same as for
-//! charts), within size bounds, with an optional SHA-256 pin per file. A directory brings its
-//! `*.yaml`, `*.yml` and `*.json` files in name order.
+//! charts), within size bounds, with an optional SHA-256 pin per file; and Rego files
+//! (`*.rego`, conftest's policies) as text. A directory brings its `*.yaml`, `*.yml`, `*.json`
+//! and `*.rego` files in name order.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,35 @@ const MAX_TOTAL: u64 = 16 << 20;
 /// The most files a directory may bring.
 const MAX_FILES: usize = 1000;
 
+/// What the files of one configuration entry hold.
+#[derive(Debug, Default)]
+pub struct Read {
+    /// Kubernetes objects: admission policies, Gatekeeper templates and constraints, params.
+    pub objects: Vec<Source>,
+    /// Rego files.
+    pub rego: Vec<RegoFile>,
+}
+
+/// One Rego file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RegoFile {
+    /// The file, as the configuration names it (for messages).
+    pub file: String,
+    pub text: String,
+}
+
+/// Whether an object belongs to Gatekeeper (a ConstraintTemplate or a constraint), for the
+/// Rego runtime rather than the CEL one.
+pub fn is_gatekeeper(object: &Value) -> bool {
+    object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .is_some_and(|api| {
+            api.starts_with("templates.gatekeeper.sh/")
+                || api.starts_with("constraints.gatekeeper.sh/")
+        })
+}
+
 /// One object of a policy file.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Source {
@@ -26,11 +56,7 @@ pub struct Source {
 
 /// Reads the policy files a configuration entry names; `base` is the configuration's
 /// directory, `read` what earlier entries read (bytes).
-pub fn read(
-    entry: &vf_plugin::config::PolicyRef,
-    base: &Path,
-    read: &mut u64,
-) -> Result<Vec<Source>> {
+pub fn read(entry: &vf_plugin::config::PolicyRef, base: &Path, read: &mut u64) -> Result<Read> {
     let path = base.join(&entry.path);
     let meta = std::fs::metadata(&path)
         .map_err(|e| anyhow!("policy files {}: cannot read: {e}", path.display()))?;
@@ -46,7 +72,7 @@ pub fn read(
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 p.extension()
-                    .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
+                    .is_some_and(|x| x == "yaml" || x == "yml" || x == "json" || x == "rego")
             })
             .collect();
         if files.len() > MAX_FILES {
@@ -60,7 +86,7 @@ pub fn read(
     } else {
         vec![path.clone()]
     };
-    let mut sources = Vec::new();
+    let mut sources = Read::default();
     for file in files {
         let shown = file
             .strip_prefix(".")
@@ -97,7 +123,13 @@ pub fn read(
                 );
             }
         }
-        sources.extend(objects(&shown, bytes)?);
+        if file.extension().is_some_and(|x| x == "rego") {
+            let text = String::from_utf8(bytes)
+                .map_err(|_| anyhow!("policy file {shown} is not UTF-8"))?;
+            sources.rego.push(RegoFile { file: shown, text });
+        } else {
+            sources.objects.extend(objects(&shown, bytes)?);
+        }
     }
     Ok(sources)
 }
@@ -155,7 +187,7 @@ mod tests {
         std::os::unix::fs::symlink("/dev/zero", dir.join("zero.yaml")).unwrap();
         let entry = |path: &str| vf_plugin::config::PolicyRef {
             path: path.into(),
-            sha256: None,
+            ..Default::default()
         };
         let err = read(&entry("zero.yaml"), &dir, &mut 0).unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");

@@ -173,7 +173,7 @@ impl Case<'_> {
 /// Text as XML character data or an attribute value: markup escaped, and what XML 1.0 cannot
 /// hold at all (most control characters, lone surrogates cannot occur in a `str`) replaced by
 /// U+FFFD.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+pub use vf_kube::{LabelSelector, Requirement};
 
 /// `metadata` of a policy or binding: the name, and annotations (a hint for reports).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -29,24 +30,6 @@ pub struct ParamKind {
 pub struct NamedExpression {
     pub name: String,
     pub expression: String,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct LabelSelector {
-    #[serde(default)]
-    pub match_labels: BTreeMap<String, String>,
-    #[serde(default)]
-    pub match_expressions: Vec<Requirement>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Requirement {
-    pub key: String,
-    pub operator: String,
-    #[serde(default)]
-    pub values: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -176,7 +176,7 @@ impl<'a> Evaluation<'a> {
 impl Run<'_> {
     fn validate(&self, doc: &Doc, findings: &mut Vec<Finding>) {
         let target = match &doc.value {
-            Some(value) => self.cluster.target_of_val(value.as_ref()),
+            Some(value) => matching::target_of_val(self.cluster, value.as_ref()),
             None => self.cluster.target(&doc.object),
         };
         let Some(target) = target else {

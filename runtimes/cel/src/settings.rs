@@ -1,10 +1,9 @@
 //! What the host hands the runtime with every call (JSON): the phase, the policy files'
 //! objects, how the admission request looks, and the cost budgets.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 use serde_json::Value as Json;
+pub use vf_kube::{Admission, UserInfo};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -41,37 +40,6 @@ pub struct Source {
     /// The file, for messages.
     pub file: String,
     pub object: Json,
-}
-
-/// How vf-post presents each object of the release to the policies: as a CREATE by this
-/// user, into these namespaces.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
-pub struct Admission {
-    /// Where objects without `metadata.namespace` go (Helm's `--namespace`).
-    pub namespace: String,
-    /// Labels of namespaces the release does not create, by name.
-    pub namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
-    /// `request.userInfo`.
-    pub user_info: UserInfo,
-}
-
-impl Default for Admission {
-    fn default() -> Self {
-        Admission {
-            namespace: "default".into(),
-            namespace_labels: BTreeMap::new(),
-            user_info: UserInfo::default(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
-pub struct UserInfo {
-    pub username: String,
-    pub uid: String,
-    pub groups: Vec<String>,
 }
 
 /// Cost budgets in the units of `cel::budget`, as Kubernetes bounds CEL: per expression, and

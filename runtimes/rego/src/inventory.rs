@@ -1,0 +1,42 @@
+//! `data.inventory`, as Gatekeeper's sync fills it from the cluster: here, the release's
+//! objects (or a test case's inventory). Namespaced objects under
+//! `namespace[<ns>][<apiVersion>][<kind>][<name>]`, the others under
+//! `cluster[<apiVersion>][<kind>][<name>]`.
+
+use serde_json::{Map, Value as Json};
+use vf_kube::Cluster;
+
+pub fn of<'a>(objects: impl Iterator<Item = &'a Json>, cluster: &Cluster) -> Json {
+    let mut namespaced = Map::new();
+    let mut cluster_scoped = Map::new();
+    for object in objects {
+        let Some(target) = cluster.target(object) else {
+            continue;
+        };
+        let api = object
+            .get("apiVersion")
+            .and_then(Json::as_str)
+            .unwrap_or_default();
+        let at = if target.namespace.is_empty() {
+            &mut cluster_scoped
+        } else {
+            namespaced
+                .entry(target.namespace.clone())
+                .or_insert_with(|| Json::Object(Map::new()))
+                .as_object_mut()
+                .expect("made an object")
+        };
+        let kinds = at
+            .entry(api.to_owned())
+            .or_insert_with(|| Json::Object(Map::new()))
+            .as_object_mut()
+            .expect("made an object");
+        let names = kinds
+            .entry(target.kind.clone())
+            .or_insert_with(|| Json::Object(Map::new()))
+            .as_object_mut()
+            .expect("made an object");
+        names.insert(target.name.clone(), object.clone());
+    }
+    serde_json::json!({"namespace": namespaced, "cluster": cluster_scoped})
+}

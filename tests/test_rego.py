@@ -1,0 +1,227 @@
+"""Rego policies (issue 16): conftest policies and Gatekeeper ConstraintTemplates with their
+constraints, run by vf-post's Rego runtime (regorus, compiled to WebAssembly, in the sandbox),
+registered under `policies:` as admission policies are. Real vf-post, real corpus charts; the
+hostile cases first. The Gatekeeper library's own suites run in scripts/gatekeeper-conformance."""
+
+import json
+import subprocess
+import xml.etree.ElementTree as ET
+
+import pytest
+import yaml
+
+from conftest import REPO, SHARED, VF_POST
+
+ARGO = SHARED / "corpus" / "argo-cd.helm4.yaml"
+INGRESS = SHARED / "corpus" / "ingress-nginx.helm4.yaml"
+GATEKEEPER = REPO / "tests" / "rego" / "gatekeeper"
+
+CONFTEST = """package main
+
+import rego.v1
+
+deny contains msg if {
+  input.kind == "Deployment"
+  not input.spec.template.spec.securityContext.runAsNonRoot
+  msg := sprintf("Deployment %s must run as non-root", [input.metadata.name])
+}
+
+warn_latest contains {"msg": sprintf("%s uses latest", [c.image]), "note": "metadata is kept"} if {
+  some c in input.spec.template.spec.containers
+  not contains(c.image, ":")
+}
+
+violation_job contains "no Jobs here" if input.kind == "Job"
+
+# conftest's exceptions: the controller may run as root (rule `deny`, named "" without a suffix).
+exception contains rules if {
+  input.metadata.name == "ingress-nginx-controller"
+  rules := [""]
+}
+"""
+
+
+def write(tmp_path, files, config):
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    (tmp_path / "vf-post.yaml").write_text(json.dumps(config))
+    return tmp_path / "vf-post.yaml"
+
+
+def lint(config, target, *args, engine="native"):
+    return subprocess.run([str(VF_POST), "lint", "--config", str(config), "--format", "json", "--engine", engine,
+                           str(target), *args], capture_output=True, text=True, check=False)
+
+
+def findings(out, origin="rego"):
+    return [f for f in json.loads(out.stdout)["findings"] if f["origin"] == origin]
+
+
+def refused(out, *needles):
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stdout == ""
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1, out.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("engine", ["native", "wasm"])
+def test_conftest_rules_judge_each_object(tmp_path, engine):
+    config = write(tmp_path, {"policy/main.rego": CONFTEST}, {"policies": [{"path": "policy"}]})
+    out = lint(config, INGRESS, engine=engine)
+    assert out.returncode == 1, out.stderr
+    got = sorted((f["rule"], f["severity"], f["object"]["name"], f["message"]) for f in findings(out))
+    assert got == [
+        ("main.violation_job", "error", "ingress-nginx-admission-create", "no Jobs here"),
+        ("main.violation_job", "error", "ingress-nginx-admission-patch", "no Jobs here"),
+    ], "the controller's deny is waived by the exception; certgen images are pinned"
+    out = lint(config, ARGO, engine=engine)
+    denied = {f["object"]["name"] for f in findings(out) if f["rule"] == "main.deny"}
+    # The same question asked of the objects in Python.
+    expected = {d["metadata"]["name"] for d in yaml.safe_load_all(ARGO.read_text())
+                if d and d["kind"] == "Deployment"
+                and not (d["spec"]["template"]["spec"].get("securityContext") or {}).get("runAsNonRoot")}
+    assert denied == expected and len(expected) == 5, denied
+
+
+def test_conftest_combine_gives_the_release_as_one_input(tmp_path):
+    policy = """package main
+import rego.v1
+deny contains msg if {
+  names := [o.contents.metadata.name | some o in input; o.contents.kind == "Service"]
+  count(names) > 3
+  msg := sprintf("%d Services: %v", [count(names), names])
+}
+paths contains p if { some o in input; p := o.path }
+deny contains "every object has its template as path" if { some p in paths; not endswith(p, ".yaml") }
+"""
+    config = write(tmp_path, {"p/combined.rego": policy},
+                   {"policies": [{"path": "p", "rego": {"combine": True}}]})
+    out = lint(config, ARGO)
+    got = findings(out)
+    services = [d["metadata"]["name"] for d in yaml.safe_load_all(ARGO.read_text()) if d and d["kind"] == "Service"]
+    assert len(got) == 1 and "object" not in got[0], got
+    assert got[0]["message"] == f"{len(services)} Services: {json.dumps(services, separators=(', ', ': '))}"
+
+
+def test_conftest_namespaces_and_rego_v0(tmp_path):
+    v0 = 'package k8s.security\n\ndeny[msg] {\n  input.kind == "Job"\n  msg := "v0 syntax"\n}\n'
+    config = write(tmp_path, {"p/v0.rego": v0},
+                   {"policies": [{"path": "p", "rego": {"namespaces": ["k8s.security"], "version": "v0"}}]})
+    out = lint(config, INGRESS)
+    assert {f["rule"] for f in findings(out)} == {"k8s.security.deny"}
+    # v0 syntax read as v1 (conftest's default) is refused naming the file.
+    config = write(tmp_path, {}, {"policies": [{"path": "p", "rego": {"namespaces": ["k8s.security"]}}]})
+    refused(lint(config, INGRESS), "p/v0.rego")
+    # A namespace no file declares would check nothing: refused.
+    config = write(tmp_path, {}, {"policies": [{"path": "p", "rego": {"version": "v0"}}]})
+    refused(lint(config, INGRESS), 'no policy is in namespace "main"', "k8s.security")
+
+
+@pytest.mark.parametrize("engine", ["native", "wasm"])
+def test_gatekeeper_constraints_judge_the_release(tmp_path, engine):
+    config = write(tmp_path, {}, {"policies": [{"path": str(GATEKEEPER / "template.yaml")},
+                                               {"path": str(GATEKEEPER / "constraint.yaml")}]})
+    out = lint(config, ARGO, engine=engine)
+    got = findings(out)
+    assert got, out.stderr
+    assert {f["rule"] for f in got} == {"memory-limits"}
+    assert {f["severity"] for f in got} == {"warning"}, "enforcementAction: warn"
+    assert any(f["message"] == "container server of Deployment argocd-server has no memory limit" for f in got)
+    # ingress-nginx: the certgen Jobs' image is exempt by parameter; the controller is not.
+    out = lint(config, INGRESS, engine=engine)
+    assert sorted({f["object"]["name"] for f in findings(out)}) == ["ingress-nginx-controller"]
+
+
+def test_vf_post_test_runs_gator_suites_as_text_and_junit(tmp_path):
+    out = subprocess.run([str(VF_POST), "test", str(GATEKEEPER)], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout == "vf-post test: passed (4 passed, 0 failed, 0 skipped)\n"
+    junit = subprocess.run([str(VF_POST), "test", "--format", "junit", str(GATEKEEPER / "suite.yaml")],
+                           capture_output=True, text=True, check=False)
+    root = ET.fromstring(junit.stdout)
+    assert [c.get("name") for c in root.iter("testcase")] == [
+        "limited", "unlimited", "excluded-namespace", "delete-reviews-the-old-object"]
+    # A wrong expectation fails the run, naming the case and what was found.
+    suite = (GATEKEEPER / "suite.yaml").read_text().replace("    - violations: 2\n", "    - violations: 3\n")
+    for name in ("template.yaml", "constraint.yaml", "limited.yaml", "unlimited.yaml", "in-kube-system.yaml",
+                 "deleting.yaml"):
+        (tmp_path / name).write_text((GATEKEEPER / name).read_text())
+    (tmp_path / "suite.yaml").write_text(suite)
+    out = subprocess.run([str(VF_POST), "test", str(tmp_path)], capture_output=True, text=True, check=False)
+    assert out.returncode == 1
+    assert "FAIL " in out.stdout and "memory-limits/unlimited: got 2 violations but want exactly 3" in out.stdout
+    assert out.stdout.endswith("vf-post test: failed (3 passed, 1 failed, 0 skipped)\n")
+
+
+# Hostile: each must stop the run (exit 2), one line naming the culprit, nothing on stdout.
+
+def test_a_policy_that_never_ends_is_stopped_by_the_sandbox_and_named(tmp_path):
+    slow = "package main\nimport rego.v1\ndeny contains x if { x := count([n | some n in numbers.range(1, 100000000)]) }\n"
+    fine = "package fine\nimport rego.v1\ndeny contains \"never\" if false\n"
+    config = write(tmp_path, {"p/slow.rego": slow, "q/fine.rego": fine},
+                   {"sandbox": {"timeoutMs": 1000},
+                    "policies": [{"path": "p"}, {"path": "q", "rego": {"namespaces": ["fine"]}}]})
+    out = lint(config, INGRESS)
+    refused(out, "rego", "main.deny")
+
+
+def test_a_memory_bomb_is_stopped_by_the_sandbox(tmp_path):
+    bomb = ('package main\nimport rego.v1\n'
+            'deny contains "x" if { s := concat("", [x | some i in numbers.range(1, 200000); x := sprintf("%0200d", [i])]); count(s) > 0 }\n')
+    config = write(tmp_path, {"p/bomb.rego": bomb}, {"sandbox": {"memoryMib": 16}, "policies": [{"path": "p"}]})
+    refused(lint(config, INGRESS), "rego")
+
+
+@pytest.mark.parametrize("body, needle", [
+    ('deny contains "x" if { http.send({"method": "get", "url": "http://169.254.169.254/"}) }', "p/p.rego"),
+    # No randomness in the sandbox: the runtime traps, and the host names the rule.
+    ('deny contains x if { x := rand.intn("k", 10) }', "while evaluating conftest rule data.main.deny"),
+    ('deny contains {"message": "no msg"} if true', "without a string `msg`"),
+    ('deny contains x if { x := 1 / 0 }', "p/p.rego"),
+    ('deny contains x if {', "p/p.rego"),
+])
+def test_policies_that_cannot_run_stop_the_release(tmp_path, body, needle):
+    config = write(tmp_path, {"p/p.rego": "package main\nimport rego.v1\n" + body + "\n"},
+                   {"policies": [{"path": "p"}]})
+    refused(lint(config, INGRESS), needle)
+
+
+def test_the_sandbox_gives_no_environment_or_clock(tmp_path):
+    peek = ('package main\nimport rego.v1\n'
+            'warn_env contains sprintf("env %v", [opa.runtime().env]) if true\n')
+    config = write(tmp_path, {"p/p.rego": peek}, {"policies": [{"path": "p"}]})
+    out = subprocess.run([str(VF_POST), "lint", "--config", str(config), "--format", "json", str(INGRESS)],
+                         capture_output=True, text=True, check=False, env={"SECRET_TOKEN": "hunter2", "PATH": "/usr/bin"})
+    assert "hunter2" not in out.stdout + out.stderr
+    now = 'package main\nimport rego.v1\nwarn_now contains sprintf("%v", [time.now_ns()]) if true\n'
+    config = write(tmp_path, {"p/p.rego": now}, {"policies": [{"path": "p"}]})
+    refused(lint(config, INGRESS), "p/p.rego")
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda c: c.replace("kind: VfMemoryLimits", "kind: VfOther"), "no ConstraintTemplate declares its kind"),
+    (lambda c: c.replace("    excludedNamespaces:", "    excludedNamespacez:"), "unknown field `excludedNamespacez`"),
+    (lambda c: c.replace("enforcementAction: warn", "enforcementAction: block"), 'unknown enforcement action "block"'),
+])
+def test_constraints_gatekeeper_would_refuse_stop_the_release(tmp_path, edit, needle):
+    constraint = edit((GATEKEEPER / "constraint.yaml").read_text())
+    config = write(tmp_path, {"constraint.yaml": constraint},
+                   {"policies": [{"path": str(GATEKEEPER / "template.yaml")}, {"path": "constraint.yaml"}]})
+    refused(lint(config, INGRESS), "constraint.yaml", needle)
+
+
+def test_a_violation_message_cannot_forge_report_lines(tmp_path):
+    policy = ('package main\nimport rego.v1\n'
+              'deny contains "ok\\u001b[2J\\n::error::forged\\nvf-post: passed" if input.kind == "Job"\n')
+    config = write(tmp_path, {"p/p.rego": policy}, {"policies": [{"path": "p"}]})
+    out = subprocess.run([str(VF_POST), "lint", "--config", str(config), "--color", "never", str(INGRESS)],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 1
+    assert "\x1b" not in out.stdout
+    lines = out.stdout.splitlines()
+    assert not any(line.lstrip().startswith("::") for line in lines)
+    assert [line for line in lines if line.startswith("vf-post:")] == [lines[-1]]
