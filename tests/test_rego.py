@@ -4,6 +4,7 @@ registered under `policies:` as admission policies are. Real vf-post, real corpu
 hostile cases first. The Gatekeeper library's own suites run in scripts/gatekeeper-conformance."""
 
 import json
+import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 
@@ -14,7 +15,7 @@ from conftest import REPO, SHARED, VF_POST
 
 ARGO = SHARED / "corpus" / "argo-cd.helm4.yaml"
 INGRESS = SHARED / "corpus" / "ingress-nginx.helm4.yaml"
-GATEKEEPER = REPO / "tests" / "rego" / "gatekeeper"
+GATEKEEPER = REPO / "policies" / "gatekeeper"
 
 CONFTEST = """package main
 
@@ -225,3 +226,23 @@ def test_a_violation_message_cannot_forge_report_lines(tmp_path):
     lines = out.stdout.splitlines()
     assert not any(line.lstrip().startswith("::") for line in lines)
     assert [line for line in lines if line.startswith("vf-post:")] == [lines[-1]]
+
+
+def test_policy_tests_of_the_examples_pass_and_wrong_expectations_fail(tmp_path):
+    """vf-post's own test format (PolicyTest) for built-in rules, CEL and conftest policies, and
+    gator's Suite for the Gatekeeper example: every example in policies/ carries one."""
+    out = subprocess.run([str(VF_POST), "test", str(REPO / "policies")], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout == "vf-post test: passed (7 passed, 0 failed, 0 skipped)\n"
+    shutil.copytree(REPO / "policies" / "conftest", tmp_path / "conftest")
+    test = tmp_path / "conftest" / "workloads.test.yaml"
+    test.write_text(test.read_text().replace("message: \"has no `team` label\"", "name: web"))
+    expected_out = tmp_path / "conftest" / "cases" / "workloads.out.yaml"
+    expected_out.write_text(expected_out.read_text().replace("replicas: 3", "replicas: 4"))
+    out = subprocess.run([str(VF_POST), "test", str(tmp_path)], capture_output=True, text=True, check=False)
+    assert out.returncode == 1
+    assert "no finding of main.deny on Deployment web as expected; found main.deny on Deployment worker" in out.stdout
+    test.write_text((REPO / "policies" / "conftest" / "workloads.test.yaml").read_text())
+    out = subprocess.run([str(VF_POST), "test", str(tmp_path)], capture_output=True, text=True, check=False)
+    assert out.returncode == 1
+    assert 'object 1 of the output differs from cases/workloads.out.yaml: [{"op":"replace","path":"/spec/replicas","value":3}]' in out.stdout

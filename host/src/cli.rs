@@ -43,8 +43,10 @@ pub enum Command {
     /// Works with per-team WebAssembly policy modules.
     #[command(subcommand)]
     Policy(Policy),
-    /// Runs policy test suites: gator's Suite format (test.gatekeeper.sh/v1alpha1), so
-    /// Gatekeeper library suites run unmodified. Exit 0 only if every case passes.
+    /// Runs policy tests: vf-post's PolicyTest (vf-post.virtufin.io/v1alpha1: input manifests,
+    /// a configuration, expected findings and output; docs/testing.md) and gator's Suite
+    /// (test.gatekeeper.sh/v1alpha1, so Gatekeeper library suites run unmodified). Exit 0 only
+    /// if every case passes, 1 if one fails.
     Test(TestSuites),
 }
 
@@ -56,7 +58,7 @@ pub struct TestSuites {
     /// Result format.
     #[arg(long, value_enum, default_value_t = TestFormat::Text)]
     pub format: TestFormat,
-    /// Configuration file: its `sandbox:` bounds apply to each case.
+    /// Configuration whose `sandbox:` bounds apply to gator suites (a PolicyTest names its own).
     #[arg(long, value_name = "FILE", env = "VF_POST_CONFIG")]
     pub config: Option<PathBuf>,
 }

@@ -5,6 +5,7 @@ mod engine;
 mod exceptions;
 mod output;
 mod policy;
+mod policy_test;
 mod report;
 mod run;
 mod settings;

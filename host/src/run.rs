@@ -89,7 +89,7 @@ fn lint_files(lint: &Lint) -> Result<Outcome> {
 }
 
 /// The configuration and its policy modules, loaded and their settings checked.
-fn configure(options: &Options) -> Result<(vf_plugin::Config, Vec<PolicyModule>)> {
+pub(crate) fn configure(options: &Options) -> Result<(vf_plugin::Config, Vec<PolicyModule>)> {
     let path = options.shared.config.as_deref();
     let config = settings::load(path)?;
     let modules = crate::policy::modules(&config, &settings::base(path))?;
@@ -102,7 +102,7 @@ fn configure(options: &Options) -> Result<(vf_plugin::Config, Vec<PolicyModule>)
 
 /// One input through the engine and the policy modules: its report section, and the
 /// release, still to be written.
-fn process(
+pub(crate) fn process(
     input: Vec<u8>,
     name: Option<String>,
     config: &vf_plugin::Config,

@@ -1,5 +1,5 @@
 //! `vf-post test`: policy test suites, in gator's `Suite` format (test.gatekeeper.sh/v1alpha1),
-//! so the Gatekeeper library's suites run unmodified. Each test names a ConstraintTemplate and
+//! so the Gatekeeper library's suites run unmodified, and in vf-post's own (policy_test.rs). Each test names a ConstraintTemplate and
 //! a constraint; each case an object to review (or an AdmissionReview), the inventory
 //! (`data.inventory`) and assertions on the violations: how many (`yes`, `no` or a number) of
 //! those whose message matches a regular expression. Cases run in vf-post's Rego runtime, in
@@ -107,7 +107,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
             walk(&path, out)?;
         } else if path.extension().is_some_and(|x| x == "yaml" || x == "yml") {
             let text = std::fs::read_to_string(&path).unwrap_or_default();
-            if text.contains("kind: Suite") {
+            if text.contains("kind: Suite") || text.contains("kind: PolicyTest") {
                 out.push(path);
             }
         }
@@ -120,12 +120,20 @@ pub fn run(path: &Path, config: &vf_plugin::Config) -> Result<Vec<CaseResult>> {
     let shown = path.display().to_string();
     let objects = read_objects(path)?;
     let [suite] = objects.as_slice() else {
-        bail!("{shown}: a suite file holds one Suite");
+        bail!("{shown}: a suite file holds one Suite or PolicyTest");
     };
+    if suite.get("apiVersion").and_then(Value::as_str) == Some(crate::policy_test::API_VERSION)
+        && suite.get("kind").and_then(Value::as_str) == Some("PolicyTest")
+    {
+        return crate::policy_test::run(path, suite);
+    }
     let is_suite = suite.get("kind").and_then(Value::as_str) == Some("Suite")
         && suite.get("apiVersion").and_then(Value::as_str) == Some("test.gatekeeper.sh/v1alpha1");
     if !is_suite {
-        bail!("{shown}: not a Suite of test.gatekeeper.sh/v1alpha1");
+        bail!(
+            "{shown}: neither a Suite of test.gatekeeper.sh/v1alpha1 nor a PolicyTest of {}",
+            crate::policy_test::API_VERSION
+        );
     }
     let suite: Suite =
         serde_json::from_value(suite.clone()).map_err(|e| anyhow!("{shown}: {e}"))?;
@@ -339,7 +347,7 @@ fn check(assertion: &Assertion, messages: &[&str]) -> Result<(), String> {
 }
 
 /// The objects of a YAML file, read as Kubernetes reads them.
-fn read_objects(path: &Path) -> Result<Vec<Value>> {
+pub(crate) fn read_objects(path: &Path) -> Result<Vec<Value>> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let stream =
         vf_plugin::Stream::read_all(bytes).map_err(|e| anyhow!("{}: {}", path.display(), e))?;
@@ -356,7 +364,10 @@ pub fn text(results: &[CaseResult]) -> String {
     let mut out = String::new();
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for r in results {
-        let name = format!("{} {}/{}", clean(&r.suite), clean(&r.test), clean(&r.case));
+        let name = match r.test.as_str() {
+            "" => format!("{} {}", clean(&r.suite), clean(&r.case)),
+            test => format!("{} {}/{}", clean(&r.suite), clean(test), clean(&r.case)),
+        };
         match &r.outcome {
             Outcome::Passed => passed += 1,
             Outcome::Failed(why) => {
