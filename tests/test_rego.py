@@ -246,3 +246,105 @@ def test_policy_tests_of_the_examples_pass_and_wrong_expectations_fail(tmp_path)
     out = subprocess.run([str(VF_POST), "test", str(tmp_path)], capture_output=True, text=True, check=False)
     assert out.returncode == 1
     assert 'object 1 of the output differs from cases/workloads.out.yaml: [{"op":"replace","path":"/spec/replicas","value":3}]' in out.stdout
+
+
+# Found by attacking the runtime: what Gatekeeper sees that vf-post must see too.
+
+NAMESPACE_TEMPLATE = """apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: vfnamespaces}
+spec:
+  crd: {spec: {names: {kind: VfNamespaces}}}
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package vfnamespaces
+        violation[{"msg": msg}] {
+          input.review.object.metadata.namespace == "default"
+          msg := sprintf("%v is in default", [input.review.object.metadata.name])
+        }
+        violation[{"msg": msg}] {
+          input.review.namespaceObject.metadata.labels.env == "prod"
+          msg := sprintf("%v is in a prod namespace", [input.review.object.metadata.name])
+        }
+"""
+
+CONSTRAINT = """apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: VfNamespaces
+metadata: {name: %s}
+spec:
+  enforcementAction: %s
+  scopedEnforcementActions:
+    - action: deny
+      enforcementPoints: [{name: validation.gatekeeper.sh}]
+  match:
+    namespaces: ["*efaul*", "team-*"]
+"""
+
+STREAM = """---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: helm-namespace}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: written, namespace: default}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: team-prod, labels: {env: prod}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: in-prod, namespace: team-prod}
+"""
+
+
+@pytest.mark.parametrize("action", ["scoped", '""'])
+def test_the_review_is_the_admitted_object_with_its_namespace(tmp_path, action):
+    """The API server fills in the namespace before admission, Gatekeeper (3.22) gives the
+    namespace object, `*infix*` wildcards match, a constraint scoped to the admission webhook
+    is enforced (vf-post stands in for it), and an empty action is `deny`."""
+    config = write(tmp_path, {"t.yaml": NAMESPACE_TEMPLATE, "c.yaml": CONSTRAINT % ("ns-rules", action),
+                              "release.yaml": STREAM},
+                   {"admission": {"namespace": "default"}, "policies": [{"path": "t.yaml"}, {"path": "c.yaml"}]})
+    out = lint(config, tmp_path / "release.yaml")
+    got = sorted((f["object"]["name"], f["severity"], f["message"]) for f in findings(out))
+    assert got == [
+        ("helm-namespace", "error", "helm-namespace is in default"),
+        ("in-prod", "error", "in-prod is in a prod namespace"),
+        ("written", "error", "written is in default"),
+    ], out.stdout + out.stderr
+
+
+def test_a_constraint_cannot_take_a_builtin_rule_id(tmp_path):
+    config = write(tmp_path, {"t.yaml": NAMESPACE_TEMPLATE, "c.yaml": CONSTRAINT % ("container-requests", "deny")},
+                   {"policies": [{"path": "t.yaml"}, {"path": "c.yaml"}]})
+    refused(lint(config, INGRESS), "a built-in rule's id")
+
+
+def test_conftest_entries_with_the_same_options_are_one_run(tmp_path):
+    a = 'package main\nimport rego.v1\ndeny contains "a" if input.kind == "Job"\n'
+    b = 'package main\nimport rego.v1\nwarn contains "b" if input.kind == "Job"\n'
+    config = write(tmp_path, {"a/a.rego": a, "b/b.rego": b}, {"policies": [{"path": "a"}, {"path": "b"}]})
+    out = lint(config, INGRESS)
+    assert {(f["rule"], f["message"]) for f in findings(out)} == {("main.deny", "a"), ("main.warn", "b")}
+
+
+def test_vf_post_test_reads_bounded_files_and_refuses_to_test_nothing(tmp_path):
+    suite = (GATEKEEPER / "suite.yaml").read_text().replace("object: limited.yaml", "object: /dev/zero")
+    for name in ("template.yaml", "constraint.yaml", "unlimited.yaml", "in-kube-system.yaml", "deleting.yaml"):
+        (tmp_path / name).write_text((GATEKEEPER / name).read_text())
+    (tmp_path / "suite.yaml").write_text(suite)
+    out = subprocess.run([str(VF_POST), "test", str(tmp_path)], capture_output=True, text=True, check=False,
+                         timeout=60)
+    assert out.returncode == 1
+    assert "/dev/zero is not a regular file" in out.stdout
+    (tmp_path / "not-object.yaml").write_text("just a string\n")
+    (tmp_path / "suite.yaml").write_text(suite.replace("object: /dev/zero", "object: not-object.yaml"))
+    out = subprocess.run([str(VF_POST), "test", str(tmp_path)], capture_output=True, text=True, check=False)
+    assert "not-object.yaml is not a Kubernetes object" in out.stdout or "not-object.yaml holds 0 objects" in out.stdout
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = subprocess.run([str(VF_POST), "test", str(empty)], capture_output=True, text=True, check=False)
+    assert out.returncode == 2 and "no Suite or PolicyTest files" in out.stderr

@@ -88,7 +88,12 @@ pub fn find(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() {
+            let before = out.len();
             walk(path, &mut out)?;
+            // A run that tests nothing must not pass (a CI job pointed at the wrong path).
+            if out.len() == before {
+                bail!("{}: no Suite or PolicyTest files in it", path.display());
+            }
         } else {
             out.push(path.clone());
         }
@@ -97,17 +102,24 @@ pub fn find(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    // Directories are followed as they are, not through symbolic links (a loop would repeat
+    // every suite under it).
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     entries.sort();
     for path in entries {
-        if path.is_dir() {
+        let link = path
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink());
+        if path.is_dir() && !link {
             walk(&path, out)?;
         } else if path.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            if text.contains("kind: Suite") || text.contains("kind: PolicyTest") {
+            // Bounded, regular files only; a file that cannot be read is named, not skipped.
+            let bytes = crate::policy::files::read_bounded(&path)?;
+            let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+            if has(b"kind: Suite") || has(b"kind: PolicyTest") {
                 out.push(path);
             }
         }
@@ -237,6 +249,18 @@ fn run_case(
     let [object] = objects.as_slice() else {
         bail!("{} holds {} objects, not one", case.object, objects.len());
     };
+    let named = |k: &str| {
+        object
+            .get(k)
+            .and_then(Value::as_str)
+            .is_some_and(|v| !v.is_empty())
+    };
+    if !named("apiVersion") || !named("kind") {
+        bail!(
+            "{} is not a Kubernetes object: it has no apiVersion or kind",
+            case.object
+        );
+    }
     let mut inventory = Vec::new();
     for file in &case.inventory {
         inventory.extend(read_objects(&dir.join(file))?);
@@ -348,7 +372,7 @@ fn check(assertion: &Assertion, messages: &[&str]) -> Result<(), String> {
 
 /// The objects of a YAML file, read as Kubernetes reads them.
 pub(crate) fn read_objects(path: &Path) -> Result<Vec<Value>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = crate::policy::files::read_bounded(path)?;
     let stream =
         vf_plugin::Stream::read_all(bytes).map_err(|e| anyhow!("{}: {}", path.display(), e))?;
     Ok(stream

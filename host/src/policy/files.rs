@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 /// The largest policy file read, and the most all of a configuration's together: policy
 /// files are small, and these bound what a hostile one costs.
-const MAX_FILE: u64 = 4 << 20;
+pub const MAX_FILE: u64 = 4 << 20;
 const MAX_TOTAL: u64 = 16 << 20;
 /// The most files a directory may bring.
 const MAX_FILES: usize = 1000;
@@ -134,9 +134,22 @@ pub fn read(entry: &vf_plugin::config::PolicyRef, base: &Path, read: &mut u64) -
     Ok(sources)
 }
 
+/// A policy or test file's bytes: a regular file (a device or a pipe would read forever) of at
+/// most [`MAX_FILE`].
+pub fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| anyhow!("{shown}: cannot read: {e}"))?;
+    if !meta.is_file() {
+        bail!("{shown} is not a regular file");
+    }
+    read_at_most(path, MAX_FILE)
+        .map_err(|e| anyhow!("{shown}: {e}"))?
+        .ok_or_else(|| anyhow!("{shown} is more than the {} KiB allowed", MAX_FILE >> 10))
+}
+
 /// The file's bytes, or `None` if it holds more than `limit` (the size its metadata claims is
 /// not trusted: a file can grow while it is read).
-fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+pub fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read as _;
     let mut bytes = Vec::new();
     std::fs::File::open(path)?

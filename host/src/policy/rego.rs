@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result, anyhow, bail};
 use serde_json::{Value, json};
 
 use super::bindings::module::vf::policy::types::{RuleInfo, Verdict};
@@ -81,10 +81,16 @@ pub fn modules(
     let mut bytes = 0u64;
     for (team, entries) in scopes {
         let mut policies = Policies::default();
+        // Entries with the same options are one conftest run, as `conftest -p a -p b` merges
+        // its policy directories.
+        let mut rego: Vec<(&vf_plugin::config::Rego, Vec<RegoFile>)> = Vec::new();
         for entry in entries {
             let read = files::read(entry, base, &mut bytes)?;
             if !read.rego.is_empty() {
-                policies.conftest.push(conftest(read.rego, &entry.rego));
+                match rego.iter_mut().find(|(options, _)| **options == entry.rego) {
+                    Some((_, files)) => files.extend(read.rego),
+                    None => rego.push((&entry.rego, read.rego)),
+                }
             }
             for source in read
                 .objects
@@ -100,6 +106,10 @@ pub fn modules(
                 }
             }
         }
+        policies.conftest = rego
+            .into_iter()
+            .map(|(options, files)| conftest(files, options))
+            .collect();
         if policies.is_empty() {
             continue;
         }
@@ -158,11 +168,36 @@ pub fn runtime(name: &str, label: &str, bounds: Bounds) -> Result<PolicyModule> 
     })
 }
 
-/// The rules the runtime finds in the policies (phase `rules`: each rule as a finding).
+/// The rules the runtime finds in the policies (phase `rules`: each rule as a finding). An id
+/// must not be a built-in rule's (configuration and exemptions would reach both) and must be
+/// printable: `[A-Za-z0-9._-]`, at most 253 characters.
 pub fn rules(module: &PolicyModule, settings: &str) -> Result<Vec<RuleInfo>> {
     let verdict: Verdict = module
         .call(|m, store| m.vf_policy_policy().call_evaluate(store, &[], settings))?
         .map_err(|e| anyhow!("policy module {} {}", module.label, error_text(e)))?;
+    for f in &verdict.findings {
+        let printable = !f.rule.is_empty()
+            && f.rule.len() <= 253
+            && f.rule
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !printable {
+            bail!(
+                "{}: rule id {:?} ({}) is not made of letters, digits, '.', '_' and '-'",
+                module.label,
+                f.rule,
+                f.message
+            );
+        }
+        if vf_plugin::rules::catalog::find(&f.rule).is_some() {
+            bail!(
+                "{}: {} is named {:?}, a built-in rule's id; rename it",
+                module.label,
+                f.message,
+                f.rule
+            );
+        }
+    }
     Ok(verdict
         .findings
         .into_iter()

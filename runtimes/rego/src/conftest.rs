@@ -67,7 +67,7 @@ impl Conftest {
         for file in &policies.files {
             engine
                 .add_policy(file.file.clone(), file.text.clone())
-                .map_err(|e| format!("{}: {e}", file.file))?;
+                .map_err(|e| format!("{}: {}", file.file, crate::shorten(&e.to_string())))?;
         }
         let label = policies
             .files
@@ -198,7 +198,7 @@ impl Conftest {
         self.engine.set_input(Value::from(input));
         for ns in &self.namespaces {
             let waived = if ns.exceptions {
-                strings(&eval(
+                exceptions(&eval(
                     &mut self.engine,
                     &self.label,
                     &format!("data.{}.exception", ns.name),
@@ -252,7 +252,7 @@ impl Conftest {
 pub(crate) fn eval(engine: &mut Engine, label: &str, query: &str) -> Result<Json, String> {
     let value = engine
         .eval_rule(query.to_owned())
-        .map_err(|e| format!("{label}: {query}: {e}"))?;
+        .map_err(|e| format!("{label}: {query}: {}", crate::shorten(&e.to_string())))?;
     if value == Value::Undefined {
         return Ok(Json::Null);
     }
@@ -262,13 +262,17 @@ pub(crate) fn eval(engine: &mut Engine, label: &str, query: &str) -> Result<Json
     serde_json::from_str(&text).map_err(|e| format!("{label}: {query}: {e}"))
 }
 
-/// The strings of a value, however nested in lists.
-fn strings(value: &Json) -> Vec<String> {
-    match value {
-        Json::String(s) => vec![s.clone()],
-        Json::Array(items) => items.iter().flat_map(strings).collect(),
-        _ => Vec::new(),
-    }
+/// The rule names an `exception` rule gives: conftest asks `exception[_][_] == "<name>"`, so
+/// only strings one level down count (`exception contains ["latest"]`).
+fn exceptions(value: &Json) -> Vec<String> {
+    let Json::Array(sets) = value else {
+        return Vec::new();
+    };
+    sets.iter()
+        .filter_map(Json::as_array)
+        .flatten()
+        .filter_map(|name| name.as_str().map(str::to_owned))
+        .collect()
 }
 
 #[cfg(test)]
@@ -286,5 +290,7 @@ mod tests {
         assert!(is_warning("warn_latest") && !is_warning("warning"));
         assert_eq!(exception_name("deny_latest"), "latest");
         assert_eq!(exception_name("deny"), "");
+        let given = serde_json::json!([["latest"], "cm", [["nested"]], [7, "x"]]);
+        assert_eq!(exceptions(&given), ["latest", "x"]);
     }
 }

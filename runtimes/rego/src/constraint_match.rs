@@ -64,7 +64,22 @@ impl Match {
         }
     }
 
+    /// Whether the constraint applies to the object. A kind whose scope vf-post cannot know
+    /// (a custom resource whose definition is not in the release) matches if it would as
+    /// either: passing what the cluster denies is worse than checking what it would skip.
     pub fn matches(&self, target: &Target, object: &Json, cluster: &Cluster) -> bool {
+        if target.namespaced.is_none() && !target.namespace.is_empty() {
+            let cluster_scoped = Target {
+                namespace: String::new(),
+                ..target.clone()
+            };
+            return self.matches_as(target, object, cluster)
+                || self.matches_as(&cluster_scoped, object, cluster);
+        }
+        self.matches_as(target, object, cluster)
+    }
+
+    fn matches_as(&self, target: &Target, object: &Json, cluster: &Cluster) -> bool {
         let is_namespace = target.kind == "Namespace" && target.group.is_empty();
         // The namespace the object is in; a Namespace is in itself.
         let namespace = if is_namespace {
@@ -119,14 +134,15 @@ impl Match {
     }
 }
 
-/// Gatekeeper's wildcard: exact, or `prefix*`, or `*suffix`.
+/// Gatekeeper's wildcard (pkg/wildcard): exact, `prefix*`, `*suffix`, or `*infix*`.
 fn wildcard(pattern: &str, value: &str) -> bool {
-    if let Some(prefix) = pattern.strip_suffix('*') {
-        value.starts_with(prefix)
-    } else if let Some(suffix) = pattern.strip_prefix('*') {
-        value.ends_with(suffix)
-    } else {
-        pattern == value
+    match (pattern.strip_prefix('*'), pattern.strip_suffix('*')) {
+        (Some(rest), Some(_)) if pattern.len() > 1 => {
+            value.contains(rest.strip_suffix('*').unwrap_or(rest))
+        }
+        (Some(suffix), _) => value.ends_with(suffix),
+        (None, Some(prefix)) => value.starts_with(prefix),
+        (None, None) => pattern == value,
     }
 }
 
@@ -195,5 +211,20 @@ mod tests {
         let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
         assert!(check(json!({"namespaces": ["apps"]}), cm));
         assert!(serde_json::from_value::<Match>(json!({"kind": []})).is_err());
+        // `*infix*`, as Gatekeeper's wildcard reads it.
+        let web = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "my-web-config", "namespace": "team-prod-eu"}});
+        assert!(check(
+            json!({"namespaces": ["*prod*"], "name": "*web*"}),
+            web.clone()
+        ));
+        assert!(!check(json!({"excludedNamespaces": ["*prod*"]}), web));
+        // A custom resource of unknown scope matches as either.
+        let issuer = json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "le"}});
+        assert!(check(json!({"scope": "Cluster"}), issuer.clone()));
+        assert!(check(json!({"namespaces": ["prod"]}), issuer.clone()));
+        assert!(check(
+            json!({"scope": "Namespaced", "namespaces": ["apps"]}),
+            issuer
+        ));
     }
 }

@@ -119,8 +119,12 @@ impl Gatekeeper {
             cluster.learn(&doc.object);
         }
         let inventory = match &settings.inventory {
-            Some(objects) => crate::inventory::of(objects.iter(), &cluster),
-            None => crate::inventory::of(docs.iter().map(|d| &d.object), &cluster),
+            Some(objects) => crate::inventory::of(objects.iter(), &cluster, false),
+            None => crate::inventory::of(
+                docs.iter().map(|d| &d.object),
+                &cluster,
+                settings.review == ReviewStyle::Release,
+            ),
         };
         let data = Value::from(json!({ "inventory": inventory }));
         let mut used: Vec<bool> = vec![false; self.templates.len()];
@@ -142,7 +146,7 @@ impl Gatekeeper {
             };
             let review = match (&settings.request, doc.index) {
                 (Some(request), 0) => request_review(request),
-                _ => review(settings, &target, &doc.object),
+                _ => review(settings, &target, &doc.object, &cluster),
             };
             for &i in &active {
                 let c = &self.constraints[i];
@@ -220,11 +224,18 @@ impl Template {
         let path = format!("{}#{kind}", source.file);
         let package = engine
             .add_policy(path.clone(), rego.to_owned())
-            .map_err(|e| at(&e.to_string()))?;
+            .map_err(|e| at(&crate::shorten(&e.to_string())))?;
+        // Gatekeeper refuses a template without the rule it evaluates.
+        let declares_violation = engine
+            .has_declared_rule_rooted_at(&path, "violation")
+            .map_err(|e| at(&crate::shorten(&e.to_string())))?;
+        if !declares_violation {
+            return Err(at("its Rego declares no `violation` rule"));
+        }
         for (i, lib) in libs.iter().enumerate() {
             engine
                 .add_policy(format!("{path}/libs/{i}"), (*lib).to_owned())
-                .map_err(|e| at(&format!("lib {i}: {e}")))?;
+                .map_err(|e| at(&format!("lib {i}: {}", crate::shorten(&e.to_string()))))?;
         }
         Ok(Template {
             kind,
@@ -262,8 +273,14 @@ struct Point {
     name: String,
 }
 
-/// Where vf-post enforces: at render time, as gator does.
-const POINTS: &[&str] = &["*", "gator.gatekeeper.sh", "vf-post.virtufin.io"];
+/// Where vf-post enforces: at render time, as gator does, and in place of the cluster's
+/// admission webhook, which the release meets next.
+const POINTS: &[&str] = &[
+    "*",
+    "gator.gatekeeper.sh",
+    "validation.gatekeeper.sh",
+    "vf-post.virtufin.io",
+];
 
 impl Constraint {
     fn load(source: &Source, templates: &[Template]) -> Result<Constraint, String> {
@@ -288,7 +305,13 @@ impl Constraint {
             "dryrun" => Ok(Severity::Info),
             other => Err(at(&format!("unknown enforcement action {other:?}"))),
         };
-        let severity = match spec.enforcement_action.as_deref().unwrap_or("deny") {
+        // Gatekeeper reads an empty action as the default.
+        let severity = match spec
+            .enforcement_action
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .unwrap_or("deny")
+        {
             "scoped" => {
                 let mut worst = None;
                 for s in &spec.scoped_enforcement_actions {
@@ -324,8 +347,13 @@ fn rank_max(a: Severity, b: Severity) -> Severity {
 }
 
 /// `input.review` for an object: the admission request, as vf-post presents the release (a
-/// CREATE by the configured user) or as gator reviews a bare object.
-fn review(settings: &Settings, target: &vf_kube::Target, object: &Json) -> Json {
+/// CREATE by the configured user, the object as the API server admits it, with
+/// `namespaceObject`) or as gator reviews a bare object.
+fn review(settings: &Settings, target: &vf_kube::Target, object: &Json, cluster: &Cluster) -> Json {
+    let object = match settings.review {
+        ReviewStyle::Release => admitted(object, target),
+        ReviewStyle::Gator => object.clone(),
+    };
     let mut review = json!({
         "uid": "",
         "kind": {"group": target.group, "version": target.version, "kind": target.kind},
@@ -334,6 +362,10 @@ fn review(settings: &Settings, target: &vf_kube::Target, object: &Json) -> Json 
     });
     match settings.review {
         ReviewStyle::Release => {
+            let namespace = cluster.namespace_object(target);
+            if !namespace.is_null() {
+                review["namespaceObject"] = namespace;
+            }
             review["resource"] = json!({"group": target.group, "version": target.version, "resource": target.resources[0]});
             review["operation"] = json!("CREATE");
             review["userInfo"] = json!({
@@ -349,7 +381,7 @@ fn review(settings: &Settings, target: &vf_kube::Target, object: &Json) -> Json 
             review["resource"] = json!({"group": "", "version": "", "resource": ""});
             review["operation"] = json!("");
             review["userInfo"] = json!({});
-            let written = str_at(object, "/metadata/namespace");
+            let written = str_at(&object, "/metadata/namespace");
             if !written.is_empty() {
                 review["namespace"] = json!(written);
             }
@@ -360,6 +392,22 @@ fn review(settings: &Settings, target: &vf_kube::Target, object: &Json) -> Json 
 
 /// `input.review` from an AdmissionReview's request: as given, the old object under review on
 /// a DELETE (Gatekeeper's `setObjectOnDelete`).
+/// The object as the API server admits a CREATE of it: `metadata.namespace` set to the
+/// namespace it goes to (Helm's for objects that name none), cleared for cluster-scoped kinds.
+pub(crate) fn admitted(object: &Json, target: &vf_kube::Target) -> Json {
+    let mut object = object.clone();
+    if let Some(metadata) = object.get_mut("metadata").and_then(Json::as_object_mut) {
+        if target.namespace.is_empty() {
+            if target.namespaced == Some(false) {
+                metadata.remove("namespace");
+            }
+        } else {
+            metadata.insert("namespace".into(), Json::String(target.namespace.clone()));
+        }
+    }
+    object
+}
+
 fn request_review(request: &Json) -> Json {
     let mut review = request.clone();
     if str_at(request, "/operation") == "DELETE"

@@ -1,12 +1,14 @@
 //! `data.inventory`, as Gatekeeper's sync fills it from the cluster: here, the release's
 //! objects (or a test case's inventory). Namespaced objects under
 //! `namespace[<ns>][<apiVersion>][<kind>][<name>]`, the others under
-//! `cluster[<apiVersion>][<kind>][<name>]`.
+//! `cluster[<apiVersion>][<kind>][<name>]`. The release's objects are stored as the API server
+//! admits them (their namespace filled in), so a policy finds the object under review among
+//! them, equal to `input.review.object`.
 
 use serde_json::{Map, Value as Json};
 use vf_kube::Cluster;
 
-pub fn of<'a>(objects: impl Iterator<Item = &'a Json>, cluster: &Cluster) -> Json {
+pub fn of<'a>(objects: impl Iterator<Item = &'a Json>, cluster: &Cluster, admit: bool) -> Json {
     let mut namespaced = Map::new();
     let mut cluster_scoped = Map::new();
     for object in objects {
@@ -36,7 +38,12 @@ pub fn of<'a>(objects: impl Iterator<Item = &'a Json>, cluster: &Cluster) -> Jso
             .or_insert_with(|| Json::Object(Map::new()))
             .as_object_mut()
             .expect("made an object");
-        names.insert(target.name.clone(), object.clone());
+        let stored = if admit {
+            crate::gatekeeper::admitted(object, &target)
+        } else {
+            object.clone()
+        };
+        names.insert(target.name.clone(), stored);
     }
     serde_json::json!({"namespace": namespaced, "cluster": cluster_scoped})
 }

@@ -61,6 +61,24 @@ pub struct Finding {
     pub document: Option<u32>,
 }
 
+/// An error of regorus, which quotes the offending source line, cut to what a person reads:
+/// a policy's one line may be megabytes.
+pub(crate) fn shorten(message: &str) -> String {
+    const MAX: usize = 1000;
+    if message.len() <= MAX {
+        return message.to_owned();
+    }
+    let mut end = MAX;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}... ({} bytes more)",
+        &message[..end],
+        message.len() - end
+    )
+}
+
 /// The compiled policies of one call.
 pub struct Policies {
     conftest: Vec<conftest::Conftest>,
