@@ -348,3 +348,24 @@ def test_vf_post_test_reads_bounded_files_and_refuses_to_test_nothing(tmp_path):
     empty.mkdir()
     out = subprocess.run([str(VF_POST), "test", str(empty)], capture_output=True, text=True, check=False)
     assert out.returncode == 2 and "no Suite or PolicyTest files" in out.stderr
+
+
+CEL_TEMPLATE = REPO / "tests" / "gatekeeper" / "cel"
+
+
+@pytest.mark.parametrize("target", [ARGO, INGRESS], ids=["argo-cd", "ingress-nginx"])
+def test_a_template_in_cel_decides_as_the_same_template_in_rego(tmp_path, target):
+    """Templates with CEL code only run in the CEL runtime as Gatekeeper runs them (a
+    ValidatingAdmissionPolicy with the constraint as its parameter and Gatekeeper's match
+    conditions): the same policy written in CEL and in Rego flags the same objects, alike."""
+    config = write(tmp_path, {}, {"policies": [
+        {"path": str(GATEKEEPER / "template.yaml")}, {"path": str(GATEKEEPER / "constraint.yaml")},
+        {"path": str(CEL_TEMPLATE / "template.yaml")}, {"path": str(CEL_TEMPLATE / "constraint.yaml")}]})
+    out = lint(config, target)
+    assert out.returncode in (0, 1), out.stderr
+    report = json.loads(out.stdout)["findings"]
+    rego = {(f["object"]["kind"], f["object"]["name"]) for f in report if f["rule"] == "memory-limits"}
+    cel = {(f["object"]["kind"], f["object"]["name"]) for f in report if f["rule"] == "memory-limits-cel"}
+    assert rego and cel == rego
+    assert {f["severity"] for f in report if f["rule"] == "memory-limits-cel"} == {"warning"}
+    assert {f["origin"] for f in report if f["rule"] == "memory-limits-cel"} == {"cel-validating"}

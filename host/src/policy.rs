@@ -8,6 +8,7 @@ pub mod cel;
 pub mod componentize;
 pub mod evaluate;
 pub mod files;
+pub mod gatekeeper_cel;
 pub mod inspect;
 pub mod load;
 pub mod rego;

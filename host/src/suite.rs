@@ -225,9 +225,11 @@ fn load_test(dir: &Path, test: &Test) -> Result<Policies> {
             object: object.clone(),
         })
     };
+    let template = one(&test.template)?;
+    crate::policy::gatekeeper_cel::refuse_in_tests(&template.object)?;
     Ok(Policies {
         conftest: Vec::new(),
-        templates: vec![one(&test.template)?],
+        templates: vec![template],
         constraints: vec![one(&test.constraint)?],
     })
 }

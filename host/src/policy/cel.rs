@@ -45,15 +45,21 @@ pub fn modules(
             continue;
         }
         let mut sources = Vec::new();
+        let mut gatekeeper_objects = Vec::new();
         for entry in entries {
-            // Gatekeeper's objects are the Rego runtime's (rego.rs).
+            // Gatekeeper's objects are the Rego runtime's (rego.rs), but for templates with
+            // CEL code only, which run here as Gatekeeper runs them (gatekeeper_cel.rs).
             let read = files::read(entry, base, &mut bytes)?;
-            sources.extend(
-                read.objects
-                    .into_iter()
-                    .filter(|s| !files::is_gatekeeper(&s.object)),
-            );
+            let (gatekeeper, admission): (Vec<Source>, Vec<Source>) = read
+                .objects
+                .into_iter()
+                .partition(|s| files::is_gatekeeper(&s.object));
+            sources.extend(admission);
+            gatekeeper_objects.extend(gatekeeper);
         }
+        sources.extend(super::gatekeeper_cel::admission_objects(
+            &gatekeeper_objects,
+        )?);
         let scope = match &team {
             Some(t) => format!("team {t}'s policies"),
             None => "policies".to_owned(),

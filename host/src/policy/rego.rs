@@ -106,6 +106,21 @@ pub fn modules(
                 }
             }
         }
+        // Templates with CEL code only, and their constraints, run in the CEL runtime.
+        let cel_kinds = super::gatekeeper_cel::cel_kinds(&policies.templates);
+        let of_cel_template = |s: &Source| {
+            let kind = |p: &str| {
+                s.object
+                    .pointer(p)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            cel_kinds.contains(&kind("/spec/crd/spec/names/kind"))
+                || cel_kinds.contains(&kind("/kind"))
+        };
+        policies.templates.retain(|s| !of_cel_template(s));
+        policies.constraints.retain(|s| !of_cel_template(s));
         policies.conftest = rego
             .into_iter()
             .map(|(options, files)| conftest(files, options))
