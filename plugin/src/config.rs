@@ -106,41 +106,9 @@ impl Default for Rego {
     }
 }
 
-/// The admission request each object of the release is presented as.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct Admission {
-    /// The namespace objects without `metadata.namespace` are installed into (Helm's
-    /// `--namespace`).
-    pub namespace: String,
-    /// Labels of namespaces the release does not create, by name (for namespace selectors
-    /// and `namespaceObject`).
-    pub namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
-    /// `request.userInfo`.
-    pub user_info: UserInfo,
-}
-
-impl Default for Admission {
-    fn default() -> Self {
-        Admission {
-            namespace: "default".into(),
-            namespace_labels: BTreeMap::new(),
-            user_info: UserInfo::default(),
-        }
-    }
-}
-
-/// Who installs the release, as admission policies see it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct UserInfo {
-    /// `request.userInfo.username`.
-    pub username: String,
-    /// `request.userInfo.uid`.
-    pub uid: String,
-    /// `request.userInfo.groups`.
-    pub groups: Vec<String>,
-}
+/// The admission request each object of the release is presented as, and who installs it:
+/// the same type the policy runtimes read (runtimes/kube), so the two cannot drift apart.
+pub use vf_kube::{Admission, UserInfo};
 
 /// Chart-independent changes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -32,12 +32,7 @@ pub fn modules(
     base: &Path,
     bounds: Bounds,
 ) -> Result<Vec<PolicyModule>> {
-    let scopes = std::iter::once((None, &config.policies)).chain(
-        config
-            .teams
-            .iter()
-            .map(|t| (Some(t.name.clone()), &t.policies)),
-    );
+    let scopes = files::scopes(config);
     let mut out = Vec::new();
     let mut bytes = 0u64;
     for (team, entries) in scopes {

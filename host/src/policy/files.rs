@@ -17,6 +17,18 @@ const MAX_TOTAL: u64 = 16 << 20;
 /// The most files a directory may bring.
 const MAX_FILES: usize = 1000;
 
+/// The policy entries of each configuration scope: every object's (`None`), then each team's.
+pub fn scopes(
+    config: &vf_plugin::Config,
+) -> impl Iterator<Item = (Option<String>, &[vf_plugin::config::PolicyRef])> {
+    std::iter::once((None, config.policies.as_slice())).chain(
+        config
+            .teams
+            .iter()
+            .map(|t| (Some(t.name.clone()), t.policies.as_slice())),
+    )
+}
+
 /// What the files of one configuration entry hold.
 #[derive(Debug, Default)]
 pub struct Read {

@@ -70,12 +70,7 @@ pub fn modules(
     base: &Path,
     bounds: Bounds,
 ) -> Result<Vec<PolicyModule>> {
-    let scopes = std::iter::once((None, &config.policies)).chain(
-        config
-            .teams
-            .iter()
-            .map(|t| (Some(t.name.clone()), &t.policies)),
-    );
+    let scopes = files::scopes(config);
     let admission = serde_json::to_value(&config.admission)?;
     let mut out = Vec::new();
     let mut bytes = 0u64;

@@ -97,13 +97,6 @@ pub fn evaluate(
     docs: &[Doc],
 ) -> Verdict {
     let mut cluster = Cluster {
-        default_namespace: settings.admission.namespace.clone(),
-        namespace_labels: settings
-            .admission
-            .namespace_labels
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
         no_object_selectors: !set
             .validating
             .iter()
@@ -113,7 +106,7 @@ pub fn evaluate(
                     .chain(p.bindings.iter().filter_map(|b| b.resources.as_ref()))
             })
             .any(|m| m.object_selector.is_some()),
-        ..Cluster::default()
+        ..Cluster::of(&settings.admission)
     };
     for doc in docs {
         cluster.learn(&doc.object);

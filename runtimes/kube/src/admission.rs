@@ -3,14 +3,17 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Deserialize)]
+/// `admission:` of vf-post's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct Admission {
-    /// Where objects without `metadata.namespace` go (Helm's `--namespace`).
+    /// The namespace objects without `metadata.namespace` are installed into (Helm's
+    /// `--namespace`).
     pub namespace: String,
-    /// Labels of namespaces the release does not create, by name.
+    /// Labels of namespaces the release does not create, by name (for namespace selectors
+    /// and `namespaceObject`).
     pub namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
     /// `request.userInfo`.
     pub user_info: UserInfo,
@@ -26,10 +29,14 @@ impl Default for Admission {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+/// Who installs the release, as admission policies see it: `request.userInfo`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserInfo {
+    /// `request.userInfo.username`.
     pub username: String,
+    /// `request.userInfo.uid`.
     pub uid: String,
+    /// `request.userInfo.groups`.
     pub groups: Vec<String>,
 }

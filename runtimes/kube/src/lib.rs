@@ -47,6 +47,20 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// What the configuration says of the cluster: Helm's namespace, and the labels of
+    /// namespaces the release does not create.
+    pub fn of(admission: &Admission) -> Cluster {
+        Cluster {
+            default_namespace: admission.namespace.clone(),
+            namespace_labels: admission
+                .namespace_labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            ..Cluster::default()
+        }
+    }
+
     /// Learns namespaces and custom resource definitions from the release's objects.
     pub fn learn(&mut self, object: &Json) {
         let kind = object

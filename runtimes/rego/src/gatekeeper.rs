@@ -102,19 +102,11 @@ impl Gatekeeper {
         if active.is_empty() {
             return Ok(());
         }
-        let mut cluster = Cluster {
-            default_namespace: match settings.review {
-                ReviewStyle::Release => settings.admission.namespace.clone(),
-                ReviewStyle::Gator => String::new(),
-            },
-            namespace_labels: settings
-                .admission
-                .namespace_labels
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            ..Cluster::default()
-        };
+        let mut cluster = Cluster::of(&settings.admission);
+        // gator reviews the namespace as written.
+        if settings.review == ReviewStyle::Gator {
+            cluster.default_namespace.clear();
+        }
         for doc in docs {
             cluster.learn(&doc.object);
         }
