@@ -1,0 +1,61 @@
+"""Hooks (issue 17): Helm 3 never post-renders hooks, and Helm 4's `separate` and `nohooks`
+strategies render them without the contract or not at all, so the chart's own hook pod (the
+`helm test` pod) must carry the registry pull secret itself, as the chart renders it.
+
+What the chart renders is captured by a postrenderer/v1 plugin that only copies its input
+(`tee`), under the real Helm v4.2.3 engine: the hooks exactly as Helm hands them to any
+post-renderer, before vf-post could touch them."""
+
+import os
+
+import pytest
+import yaml
+
+from chart_support import CHART, CI
+from conftest import VF_POST, helm
+
+
+@pytest.fixture()
+def capture(tmp_path):
+    plugin = tmp_path / "plugins" / "capture"
+    (plugin / "bin").mkdir(parents=True)
+    (plugin / "plugin.yaml").write_text(
+        "apiVersion: v1\ntype: postrenderer/v1\nname: capture\nversion: 0.1.0\nruntime: subprocess\n"
+        "runtimeConfig:\n  platformCommand:\n    - command: ${HELM_PLUGIN_DIR}/bin/capture\n")
+    script = plugin / "bin" / "capture"
+    script.write_text(f'#!/bin/sh\ntee -a "{tmp_path / "captured.yaml"}"\n')
+    script.chmod(0o755)
+    return tmp_path
+
+
+def hook_pods(stream):
+    return [d for d in yaml.safe_load_all(stream)
+            if d and d["kind"] == "Pod" and "helm.sh/hook" in d["metadata"].get("annotations", {})]
+
+
+@pytest.mark.parametrize("values", CI, ids=lambda p: p.stem)
+def test_the_test_pod_pulls_with_the_registry_secret_without_vf_post(capture, values):
+    out = helm("install", CHART, values=[str(values)], post_renderer="capture", args=[],
+               env={"HELM_PLUGINS": str(capture / "plugins")})
+    assert out["ok"], out
+    pods = hook_pods((capture / "captured.yaml").read_text())
+    if values.stem == "one-service-values" and not pods:
+        return  # no gateway, no test pod
+    assert len(pods) == 1
+    spec = pods[0]["spec"]
+    images = [c["image"] for c in spec["containers"]]
+    assert all(i.startswith("harbor.virtufin.io/") for i in images), images
+    assert spec.get("imagePullSecrets") == [{"name": "regcredharbor"}]
+
+
+def test_vf_post_adds_no_second_pull_secret_to_the_test_pod(tmp_path):
+    """Under Helm 4's combined strategy vf-post sees the hook: the secret is already there,
+    so its pull-secrets pass leaves the pod alone."""
+    report = tmp_path / "report.json"
+    out = helm("install", CHART, post_renderer="vf-post",
+               args=["--format", "json", "--show-changes", "--report", str(report)])
+    assert out["ok"], out
+    data = yaml.safe_load(report.read_text())
+    assert data["findings"] == []
+    assert not [c for c in data["changes"] if c["object"]["kind"] == "Pod" and c["by"] == "pull-secrets"]
+    assert os.path.exists(VF_POST)
