@@ -106,13 +106,7 @@ pub fn modules(
                 bounds,
                 loaded,
             };
-            let module = load::check_settings(module).map_err(|e| {
-                anyhow!(
-                    "{}",
-                    e.to_string()
-                        .replace("refuses its settings: invalid settings: ", "cannot load ")
-                )
-            })?;
+            let module = load::check_policy_files(module)?;
             out.push(module);
         }
     }

@@ -300,6 +300,18 @@ fn compile_within(engine: &Engine, bytes: &[u8], bounds: Bounds) -> Result<Compo
         })
 }
 
+/// [`check_settings`] for vf-post's own runtimes, whose settings are policy files: a refusal
+/// reads as what is wrong with the files.
+pub fn check_policy_files(module: PolicyModule) -> Result<PolicyModule> {
+    check_settings(module).map_err(|e| {
+        anyhow!(
+            "{}",
+            e.to_string()
+                .replace("refuses its settings: invalid settings: ", "cannot load ")
+        )
+    })
+}
+
 /// Checks the module's settings with the module itself, and learns what it reads of each
 /// object with them.
 pub fn check_settings(mut module: PolicyModule) -> Result<PolicyModule> {

@@ -141,13 +141,7 @@ pub fn modules(
             settings: policies.settings("validate", admission.clone(), json!({})),
             ..module
         };
-        let module = load::check_settings(module).map_err(|e| {
-            anyhow!(
-                "{}",
-                e.to_string()
-                    .replace("refuses its settings: invalid settings: ", "cannot load ")
-            )
-        })?;
+        let module = load::check_policy_files(module)?;
         let rules = rules(
             &module,
             &policies.settings("rules", admission.clone(), json!({})),
