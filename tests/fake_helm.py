@@ -60,11 +60,18 @@ def parse(argv, *, value_flags, switches=()):
     return positional, flags
 
 
-def render(chart, release, namespace, value_files, post_renderer_args=None, post_renderer=None):
+def render(chart, release, namespace, value_files, post_renderer_args=None, post_renderer=None, sets=()):
     argv = [sys.executable, str(TESTS / "helm_run.py"), "install", str(chart),
             "--release", release, "--namespace", namespace]
     for path in value_files:
         argv += ["-f", path]
+    if sets:
+        # `--set`, parsed by Helm's own parser (the engine's), merged over the values files.
+        import helm_python
+        over = {}
+        for expression in sets:
+            over = merge(over, helm_python.parse_set_string(expression))
+        argv += ["--set-json", json.dumps(over)]
     if post_renderer:
         argv += ["--post-renderer", post_renderer, "--args", json.dumps(post_renderer_args or [])]
     env = dict(os.environ, HELM_PLUGINS=str(REPO / "target" / "helm-plugins"),
@@ -77,7 +84,7 @@ def render(chart, release, namespace, value_files, post_renderer_args=None, post
 
 
 INSTALL_FLAGS = {"-n", "--namespace", "-f", "--values", "--post-renderer", "--post-renderer-args",
-                 "--timeout", "--version"}
+                 "--timeout", "--version", "--set"}
 UPGRADE_SWITCHES = {"--install", "--create-namespace", "--wait", "--atomic", "--dry-run"}
 
 
@@ -91,7 +98,7 @@ def template_like(argv, switches=()):
     if renderer and VERSION.startswith("v3.") and not shutil.which(renderer):
         fail(f'invalid argument "{renderer}" for "--post-renderer" flag: unable to find binary')
     manifest = render(positional[1], positional[0], namespace, get("-f", "--values"),
-                      get("--post-renderer-args"), renderer)
+                      get("--post-renderer-args"), renderer, get("--set"))
     return positional, flags, get("-f", "--values"), manifest
 
 
