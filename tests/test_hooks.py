@@ -6,7 +6,9 @@ What the chart renders is captured by a postrenderer/v1 plugin that only copies 
 (`tee`), under the real Helm v4.2.3 engine: the hooks exactly as Helm hands them to any
 post-renderer, before vf-post could touch them."""
 
+import json
 import os
+import subprocess
 
 import pytest
 import yaml
@@ -59,3 +61,18 @@ def test_vf_post_adds_no_second_pull_secret_to_the_test_pod(tmp_path):
     assert data["findings"] == []
     assert not [c for c in data["changes"] if c["object"]["kind"] == "Pod" and c["by"] == "pull-secrets"]
     assert os.path.exists(VF_POST)
+
+
+def test_lint_judges_hooks_as_it_judges_manifests(capture):
+    """`helm template` prints hooks with the manifests; `vf-post lint` judges every one."""
+    out = helm("install", CHART, post_renderer="capture", args=[], env={"HELM_PLUGINS": str(capture / "plugins")})
+    assert out["ok"], out
+    stream = (capture / "captured.yaml").read_text()
+    assert hook_pods(stream), "the capture holds the hooks"
+    unpinned = capture / "unpinned.yaml"
+    unpinned.write_text(stream.replace("curlimages/curl:8.11.1", "curlimages/curl:latest"))
+    assert unpinned.read_text() != stream
+    report = json.loads(subprocess.run([str(VF_POST), "lint", "--format", "json", str(unpinned)],
+                                       capture_output=True, text=True, check=False).stdout)
+    flagged = {(f["rule"], f["object"]["kind"]) for f in report["findings"]}
+    assert ("image-tag-pinned", "Pod") in flagged, flagged
