@@ -108,6 +108,15 @@ def test_generate_writes_what_helm_install_with_vf_post_writes(sidecar):
     assert secrets == {("robot,harbor",)}, "a comma in a --set value stays in the value"
 
 
+def test_an_application_outside_argo_cds_namespace_is_its_name(sidecar):
+    """Argo CD names such an Application `<namespace>_<name>`; the release is the name."""
+    source, env = sidecar
+    out = run(PLUGIN["spec"]["generate"], source, env, application(name="team-a_virtufin"))
+    assert out.returncode == 0, out.stderr
+    assert all(d["metadata"]["labels"].get("app.kubernetes.io/instance") == "virtufin"
+               for d in objects(out.stdout) if d["kind"] == "Deployment")
+
+
 def test_a_denied_release_fails_the_application_with_the_report_on_stderr(sidecar):
     source, env = sidecar
     out = run(PLUGIN["spec"]["generate"], source, env, application(
@@ -124,9 +133,25 @@ def test_a_denied_release_fails_the_application_with_the_report_on_stderr(sideca
     (application(env=[("HELM_VALUES", "missing.yaml")]), "does not exist"),
     (application(parameters=[{"name": "helm-parameters", "map": {"a,b=c": "x"}}]), "is not a Helm value path"),
     ({"ARGOCD_APP_NAMESPACE": "virtufin"}, "ARGOCD_APP_NAME"),
+    # Found by attacking it: Helm fetches a values file named by URL; the chart can hold a file
+    # of that name (`http:/host/path`), so existing is not enough.
+    (application(env=[("HELM_VALUES", "http://169.254.169.254/latest/meta-data")]), "is a URL"),
+    (application(parameters=[{"name": "values-files", "array": ["oci://evil.example/x"]}]), "is a URL"),
+    (application(env=[("HELM_VALUES", "-")]), "is outside the source directory"),
+    (application(env=[("HELM_VALUES", "link.yaml")]), "is outside the source directory"),
+    (application(env=[("HELM_VALUES", "ci/all-services-values.yaml\nvalues.yaml")]), "line break"),
+    ({**application(), "ARGOCD_APP_PARAMETERS": "not json"}, "ARGOCD_APP_PARAMETERS"),
+    ({**application(), "ARGOCD_APP_PARAMETERS": '[{"name": "values-file", "array": ["a.yaml"]}]'}, "ARGOCD_APP_PARAMETERS"),
+    ({**application(), "ARGOCD_APP_PARAMETERS": '[{"name": "helm-parameters", "map": {"a": "1\\u0000image.tag\\u0000latest"}}]'},
+     "ARGOCD_APP_PARAMETERS"),
+    (application(name="--post-renderer=x"), "is not a Helm release name"),
 ])
 def test_what_an_application_passes_cannot_reach_outside_its_chart(sidecar, app, message):
     source, env = sidecar
+    (source / "http:" / "169.254.169.254" / "latest").mkdir(parents=True)
+    (source / "http:" / "169.254.169.254" / "latest" / "meta-data").write_text("a: 1\n")
+    (source / "-").write_text("a: 1\n")
+    (source / "link.yaml").symlink_to("/etc/hostname")
     out = run(PLUGIN["spec"]["generate"], source, env, app)
     assert out.returncode != 0
     assert out.stdout == ""
