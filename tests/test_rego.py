@@ -369,3 +369,55 @@ def test_a_template_in_cel_decides_as_the_same_template_in_rego(tmp_path, target
     assert rego and cel == rego
     assert {f["severity"] for f in report if f["rule"] == "memory-limits-cel"} == {"warning"}
     assert {f["origin"] for f in report if f["rule"] == "memory-limits-cel"} == {"cel-validating"}
+
+
+INVENTORY_TEMPLATE = """apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata: {name: vfuniquehost}
+spec:
+  crd: {spec: {names: {kind: VfUniqueHost}}}
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package vfuniquehost
+        identical(obj, review) {
+          obj.metadata.namespace == review.object.metadata.namespace
+          obj.metadata.name == review.object.metadata.name
+        }
+        violation[{"msg": msg}] {
+          host := input.review.object.data.host
+          other := data.inventory.namespace[ns][_]["ConfigMap"][name]
+          other.data.host == host
+          not identical(other, input.review)
+          msg := sprintf("host %v is also claimed by %v/%v", [host, ns, name])
+        }
+"""
+
+INVENTORY_STREAM = """---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: a}
+data: {host: shop.example.com}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: b, namespace: apps}
+data: {host: shop.example.com}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c, namespace: apps}
+data: {host: other.example.com}
+"""
+
+
+def test_data_inventory_is_the_release_as_admitted(tmp_path):
+    """data.inventory holds the release's objects with their namespace filled in, so a policy
+    finds the object under review among them and tells it from the others."""
+    constraint = "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: VfUniqueHost\nmetadata: {name: unique-host}\n"
+    config = write(tmp_path, {"t.yaml": INVENTORY_TEMPLATE, "c.yaml": constraint, "release.yaml": INVENTORY_STREAM},
+                   {"admission": {"namespace": "apps"}, "policies": [{"path": "t.yaml"}, {"path": "c.yaml"}]})
+    out = lint(config, tmp_path / "release.yaml")
+    got = sorted((f["object"]["name"], f["message"]) for f in findings(out))
+    assert got == [("a", "host shop.example.com is also claimed by apps/b"),
+                   ("b", "host shop.example.com is also claimed by apps/a")], out.stdout + out.stderr

@@ -70,6 +70,7 @@ impl Guest for Runtime {
                     index: d.index,
                     source: d.source,
                     object,
+                    text: d.object,
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;

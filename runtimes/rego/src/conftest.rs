@@ -19,6 +19,8 @@ pub struct Conftest {
     label: String,
     namespaces: Vec<Namespace>,
     combine: bool,
+    /// Whether a policy reads `data.conftest` (else it is not set for each input).
+    reads_file: bool,
 }
 
 struct Namespace {
@@ -132,6 +134,7 @@ impl Conftest {
             label,
             namespaces,
             combine: policies.combine,
+            reads_file: policies.files.iter().any(|f| f.text.contains("conftest")),
         })
     }
 
@@ -164,17 +167,19 @@ impl Conftest {
                 .iter()
                 .map(|d| json!({"path": d.source.as_deref().unwrap_or("-"), "contents": d.object}))
                 .collect();
-            return self.check(Json::Array(input), "Combined", None, wanted, findings);
+            return self.check(
+                Value::from(Json::Array(input)),
+                "Combined",
+                None,
+                wanted,
+                findings,
+            );
         }
         for doc in docs {
             let source = doc.source.as_deref().unwrap_or("-");
-            self.check(
-                doc.object.clone(),
-                source,
-                Some(doc.index),
-                wanted,
-                findings,
-            )?;
+            let input = Value::from_json_str(&doc.text)
+                .map_err(|e| format!("document {}: {e}", doc.index))?;
+            self.check(input, source, Some(doc.index), wanted, findings)?;
         }
         Ok(())
     }
@@ -182,20 +187,22 @@ impl Conftest {
     /// One input through every rule of every namespace.
     fn check(
         &mut self,
-        input: Json,
+        input: Value,
         path: &str,
         document: Option<u32>,
         wanted: &dyn Fn(&str) -> bool,
         findings: &mut Vec<Finding>,
     ) -> Result<(), String> {
-        let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
-        self.engine.clear_data();
-        self.engine
-            .add_data(Value::from(
-                json!({"conftest": {"file": {"name": name, "dir": dir}}}),
-            ))
-            .map_err(|e| format!("{}: {e}", self.label))?;
-        self.engine.set_input(Value::from(input));
+        if self.reads_file {
+            let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
+            self.engine.clear_data();
+            self.engine
+                .add_data(Value::from(
+                    json!({"conftest": {"file": {"name": name, "dir": dir}}}),
+                ))
+                .map_err(|e| format!("{}: {e}", self.label))?;
+        }
+        self.engine.set_input(input);
         for ns in &self.namespaces {
             let waived = if ns.exceptions {
                 exceptions(&eval(

@@ -26,6 +26,8 @@ struct Template {
     engine: Engine,
     /// `data.<package>.violation`.
     query: String,
+    /// Whether its code reads `data.inventory` (else the release is not copied into it).
+    reads_inventory: bool,
 }
 
 struct Constraint {
@@ -110,21 +112,26 @@ impl Gatekeeper {
         for doc in docs {
             cluster.learn(&doc.object);
         }
-        let inventory = match &settings.inventory {
-            Some(objects) => crate::inventory::of(objects.iter(), &cluster, false),
-            None => crate::inventory::of(
-                docs.iter().map(|d| &d.object),
-                &cluster,
-                settings.review == ReviewStyle::Release,
-            ),
-        };
-        let data = Value::from(json!({ "inventory": inventory }));
+        // The release copied into `data.inventory` only for templates that read it.
         let mut used: Vec<bool> = vec![false; self.templates.len()];
         for &i in &active {
             used[self.constraints[i].template] = true;
         }
-        for (template, used) in self.templates.iter_mut().zip(&used) {
-            if *used {
+        let reading: Vec<usize> = (0..self.templates.len())
+            .filter(|&t| used[t] && self.templates[t].reads_inventory)
+            .collect();
+        if !reading.is_empty() {
+            let inventory = match &settings.inventory {
+                Some(objects) => crate::inventory::of(objects.iter(), &cluster, false),
+                None => crate::inventory::of(
+                    docs.iter().map(|d| &d.object),
+                    &cluster,
+                    settings.review == ReviewStyle::Release,
+                ),
+            };
+            let data = Value::from(json!({ "inventory": inventory }));
+            for t in reading {
+                let template = &mut self.templates[t];
                 template.engine.clear_data();
                 template
                     .engine
@@ -136,15 +143,17 @@ impl Gatekeeper {
             let Some(target) = cluster.target(&doc.object) else {
                 continue;
             };
-            let review = match (&settings.request, doc.index) {
-                (Some(request), 0) => request_review(request),
-                _ => review(settings, &target, &doc.object, &cluster),
-            };
+            // Made for the first constraint that matches, if one does.
+            let mut made = None;
             for &i in &active {
                 let c = &self.constraints[i];
                 if !c.matcher.matches(&target, &doc.object, &cluster) {
                     continue;
                 }
+                let review = made.get_or_insert_with(|| match (&settings.request, doc.index) {
+                    (Some(request), 0) => request_review(request),
+                    _ => review(settings, &target, &doc.object, &cluster),
+                });
                 let template = &mut self.templates[c.template];
                 let input = json!({"review": review, "parameters": c.parameters});
                 template.engine.set_input(Value::from(input));
@@ -234,6 +243,9 @@ impl Template {
             file: source.file.clone(),
             engine,
             query: format!("{package}.violation"),
+            reads_inventory: std::iter::once(rego)
+                .chain(libs.iter().copied())
+                .any(|code| code.contains("inventory")),
         })
     }
 }

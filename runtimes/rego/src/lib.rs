@@ -49,6 +49,8 @@ pub struct Doc {
     /// The chart template that made it.
     pub source: Option<String>,
     pub object: Json,
+    /// The object as the JSON text it came as (read into Rego's values directly).
+    pub text: String,
 }
 
 /// What a policy found.
