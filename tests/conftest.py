@@ -35,6 +35,16 @@ def helm(command, chart, *, env=None, **kw):
     return json.loads(out.stdout)
 
 
+def fake_helm_command(bin_dir):
+    """A `helm` on PATH in `bin_dir`: tests/fake_helm.py, a helm command line over the real Helm
+    engine (no helm binary exists here)."""
+    fake = bin_dir / "helm"
+    fake.write_text(f"#!{sys.executable}\nimport runpy, sys\nsys.path.insert(0, {str(REPO / 'tests')!r})\n"
+                    f"runpy.run_path({str(REPO / 'tests' / 'fake_helm.py')!r}, run_name='__main__')\n")
+    fake.chmod(0o755)
+    return fake
+
+
 @pytest.fixture(scope="session", autouse=True)
 def built():
     """The suite runs against the release build that scripts/setup made."""

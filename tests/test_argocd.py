@@ -16,13 +16,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 import yaml
 
 from chart_support import CHART
-from conftest import REPO, VF_POST, helm
+from conftest import REPO, VF_POST, fake_helm_command, helm
 
 PLUGIN = yaml.safe_load((REPO / "deploy" / "argocd" / "plugin.yaml").read_text())
 
@@ -33,10 +32,7 @@ def sidecar(tmp_path):
     chart as Argo CD checks a repository out."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    fake = bin_dir / "helm"
-    fake.write_text(f"#!{sys.executable}\nimport runpy, sys\nsys.path.insert(0, {str(REPO / 'tests')!r})\n"
-                    f"runpy.run_path({str(REPO / 'tests' / 'fake_helm.py')!r}, run_name='__main__')\n")
-    fake.chmod(0o755)
+    fake_helm_command(bin_dir)
     (bin_dir / "vf-post").symlink_to(VF_POST)
     (bin_dir / "vf-post-generate").symlink_to(REPO / "deploy" / "argocd" / "vf-post-generate")
     source = tmp_path / "repo" / "chart"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, VF_POST, helm
+from conftest import REPO, VF_POST, fake_helm_command, helm
 
 CHART = REPO / "chart"
 SERVICES_JSON = ("ConfigMap", "virtufin-services")
@@ -62,10 +62,7 @@ class Release:
             (self.state / "chart").write_text(str(CHART))
         bin_dir = tmp_path / "bin"
         bin_dir.mkdir()
-        fake = bin_dir / "helm"
-        fake.write_text(f"#!{sys.executable}\nimport runpy, sys\nsys.path.insert(0, {str(REPO / 'tests')!r})\n"
-                        f"runpy.run_path({str(REPO / 'tests' / 'fake_helm.py')!r}, run_name='__main__')\n")
-        fake.chmod(0o755)
+        fake = fake_helm_command(bin_dir)
         (bin_dir / "vf-post").symlink_to(VF_POST)  # Helm 3 runs it from PATH
         self.env = dict(os.environ, HELM=str(fake), FAKE_HELM_STATE=str(self.state),
                         FAKE_HELM_VERSION=version, PATH=f"{bin_dir}:{os.environ['PATH']}")
