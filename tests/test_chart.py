@@ -105,3 +105,46 @@ def test_installed_without_vf_post_the_release_cannot_reach_the_cluster():
     assert contract["apiVersion"] == "vf-post.virtufin.io/v1alpha1"
     with pytest.raises(kubernetes_validate.SchemaNotFoundError):
         kubernetes_validate.validate(contract, kubernetes_validate.latest_version(), strict=True)
+
+
+# Issue 21: rollouts and spreading, as production plans ask for them.
+
+@pytest.mark.parametrize("values", CI, ids=lambda p: p.stem)
+def test_rollouts_keep_every_replica_and_replicated_services_spread(values):
+    """By default a rollout takes no pod down before its replacement is ready, and a service
+    with more than one replica spreads over nodes and zones, softly (a small cluster still
+    schedules every pod)."""
+    _, objects = render([values])
+    deployments = [o for (kind, _), o in objects.items() if kind == "Deployment"]
+    assert deployments
+    for d in deployments:
+        assert d["spec"]["strategy"] == {"type": "RollingUpdate",
+                                         "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+        pod = d["spec"]["template"]
+        spread = pod["spec"].get("topologySpreadConstraints", [])
+        if d["spec"]["replicas"] > 1:
+            assert [c["topologyKey"] for c in spread] == ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]
+            for c in spread:
+                assert c["whenUnsatisfiable"] == "ScheduleAnyway" and c["maxSkew"] == 1
+                selected = c["labelSelector"]["matchLabels"]
+                assert selected == d["spec"]["selector"]["matchLabels"], "the service's own pods"
+                assert selected.items() <= pod["metadata"]["labels"].items()
+        else:
+            assert spread == []
+
+
+def test_rollout_and_spreading_are_values_and_the_schema_guards_them(tmp_path):
+    over = tmp_path / "over.yaml"
+    over.write_text("api:\n  replicas: 3\n  rollingUpdate: {maxUnavailable: 25%, maxSurge: 0}\n"
+                    "  topologySpread: {whenUnsatisfiable: DoNotSchedule, topologyKeys: [kubernetes.io/hostname]}\n")
+    _, objects = render([over])
+    api = objects[("Deployment", "virtufin-api")]
+    assert api["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": "25%", "maxSurge": 0}
+    assert [(c["topologyKey"], c["whenUnsatisfiable"]) for c in api["spec"]["template"]["spec"]["topologySpreadConstraints"]] \
+        == [("kubernetes.io/hostname", "DoNotSchedule")]
+    assert problems(api) == []
+    for bad in ("api:\n  topologySpread: {whenUnsatisfiable: Maybe}\n", "api:\n  rollingUpdate: {maxSurge: lots}\n",
+                "defaults:\n  topologySpread: {maxSkew: 0}\n"):
+        over.write_text(bad)
+        out = helm("install", CHART, values=[str(over)])
+        assert not out["ok"] and "values don't meet the specifications of the schema" in out["error"], bad
