@@ -310,7 +310,7 @@ fn a_policy_cannot_forge_lines_of_the_text_report() {
         .collect();
     assert_eq!(
         verdicts,
-        ["vf-post: denied: 12 errors, 4 warnings, 0 info in 2 objects"],
+        ["vf-post: denied: 12 errors, 6 warnings, 0 info in 2 objects"],
         "{report}"
     );
 }

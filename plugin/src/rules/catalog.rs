@@ -201,6 +201,12 @@ pub const RULES: &[Rule] = &[
         "add a PodDisruptionBudget selecting the pods, so node drains keep the service up",
     ),
     rule(
+        "spread-for-replicas",
+        Warning,
+        "workloads with more than one replica spread their pods across nodes or zones",
+        "add `topologySpreadConstraints` (or pod anti-affinity) selecting the pods, e.g. over `kubernetes.io/hostname` and `topology.kubernetes.io/zone`",
+    ),
+    rule(
         "services-json-backends",
         Error,
         "services.json lists only backends whose Service and Dapr app are in the release",

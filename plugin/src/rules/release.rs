@@ -11,6 +11,7 @@ use crate::dapr::APP_ID;
 pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
     identity(ctx, hits);
     disruption_budgets(ctx, hits);
+    spreading(ctx, hits);
     services_json(ctx, hits);
 }
 
@@ -41,18 +42,7 @@ fn disruption_budgets(ctx: &Context, hits: &mut Vec<Hit>) {
         .filter(|(_, d, _)| d.kind() == "PodDisruptionBudget")
         .map(|(_, d, v)| (d, v))
         .collect();
-    for pod in ctx
-        .pods()
-        .filter(|p| matches!(p.doc.kind(), "Deployment" | "StatefulSet"))
-    {
-        let value = ctx.docs[pod.index].value().expect("pods are parsed");
-        let replicas = value
-            .pointer("/spec/replicas")
-            .and_then(Value::as_i64)
-            .unwrap_or(1);
-        if replicas <= 1 {
-            continue;
-        }
+    for (pod, replicas) in replicated(ctx) {
         let labels = pod
             .meta
             .and_then(|m| m.get("labels"))
@@ -78,6 +68,47 @@ fn disruption_budgets(ctx: &Context, hits: &mut Vec<Hit>) {
                     format!("{replicas} replicas and no PodDisruptionBudget selects its pods"),
                 )
                 .at("/spec/replicas".into()),
+            );
+        }
+    }
+}
+
+/// The Deployments and StatefulSets of the release with more than one replica.
+fn replicated<'a>(ctx: &'a Context<'a>) -> impl Iterator<Item = (super::Pod<'a>, i64)> + 'a {
+    ctx.pods()
+        .filter(|p| matches!(p.doc.kind(), "Deployment" | "StatefulSet"))
+        .filter_map(|pod| {
+            let value = ctx.docs[pod.index].value().expect("pods are parsed");
+            let replicas = value
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            (replicas > 1).then_some((pod, replicas))
+        })
+}
+
+/// Replicas on one node or in one zone go down together: a replicated workload spreads its
+/// pods, by topology spread constraints or pod anti-affinity.
+fn spreading(ctx: &Context, hits: &mut Vec<Hit>) {
+    for (pod, replicas) in replicated(ctx) {
+        let non_empty = |v: Option<&Value>| {
+            v.is_some_and(|v| {
+                v.as_array().is_some_and(|a| !a.is_empty())
+                    || v.as_object().is_some_and(|o| !o.is_empty())
+            })
+        };
+        let spreads = non_empty(pod.spec.get("topologySpreadConstraints"))
+            || non_empty(pod.spec.pointer("/affinity/podAntiAffinity"));
+        if !spreads {
+            hits.push(
+                Hit::new(
+                    "spread-for-replicas",
+                    Some(pod.index),
+                    format!(
+                        "{replicas} replicas and nothing spreads its pods: one node or zone going down takes every replica"
+                    ),
+                )
+                .at(format!("{}/topologySpreadConstraints", pod.spec_pointer)),
             );
         }
     }
