@@ -1,12 +1,15 @@
 """The Virtufin chart (issue 3), rendered by the real Helm v4.2.3 engine, checked with real
 validators. Properties are checked as render diffs."""
 
+import json
+import subprocess
+
 import pytest
 import kubernetes_validate
 import yaml
 
 from chart_support import CHART, CI, CONTRACT, render
-from conftest import helm
+from conftest import VF_POST, helm
 from validate import problems
 
 
@@ -148,3 +151,44 @@ def test_rollout_and_spreading_are_values_and_the_schema_guards_them(tmp_path):
         over.write_text(bad)
         out = helm("install", CHART, values=[str(over)])
         assert not out["ok"] and "values don't meet the specifications of the schema" in out["error"], bad
+
+
+def test_an_autoscaled_service_leaves_replicas_to_its_autoscaler(tmp_path):
+    """With autoscaling on, the Deployment has no `replicas` (an upgrade would reset what the
+    autoscaler chose), and the disruption budget and spreading follow `minReplicas`; vf-post's
+    rule replicas-with-autoscaler holds the chart to it."""
+    over = tmp_path / "over.yaml"
+    over.write_text("api:\n  replicas: 1\n  autoscaling: {enabled: true, minReplicas: 2, maxReplicas: 6, "
+                    "targetMemoryUtilizationPercentage: 80, behavior: {scaleDown: {stabilizationWindowSeconds: 300}}}\n")
+    manifest, objects = render([over])
+    api = objects[("Deployment", "virtufin-api")]
+    hpa = objects[("HorizontalPodAutoscaler", "virtufin-api")]
+    assert "replicas" not in api["spec"]
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "virtufin-api"}
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 6)
+    assert [(m["resource"]["name"], m["resource"]["target"]["averageUtilization"]) for m in hpa["spec"]["metrics"]] \
+        == [("cpu", 70), ("memory", 80)]
+    assert hpa["spec"]["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 300}}
+    assert ("PodDisruptionBudget", "virtufin-api") in objects
+    assert len(api["spec"]["template"]["spec"]["topologySpreadConstraints"]) == 2
+    assert problems(api) == [] and problems(hpa) == []
+    assert ("HorizontalPodAutoscaler", "virtufin-workmanager") not in objects
+    # The rule: the same release with replicas written back is an error.
+    stream = tmp_path / "release.yaml"
+    stream.write_text(manifest)
+    clean = subprocess.run([str(VF_POST), "lint", "--format", "json", str(stream)], capture_output=True, text=True)
+    assert clean.returncode == 0, clean.stdout
+    docs = []
+    for d in yaml.safe_load_all(manifest):
+        if d and d["kind"] == "Deployment" and d["metadata"]["name"] == "virtufin-api":
+            d["spec"]["replicas"] = 2
+        docs.append(d)
+    stream.write_text(yaml.safe_dump_all([d for d in docs if d]))
+    denied = subprocess.run([str(VF_POST), "lint", "--format", "json", str(stream)], capture_output=True, text=True)
+    assert denied.returncode == 1
+    assert [f["rule"] for f in json.loads(denied.stdout)["findings"]] == ["replicas-with-autoscaler"]
+    for bad, message in (("api:\n  autoscaling: {enabled: true, minReplicas: 4, maxReplicas: 2}\n", "maxReplicas (2) is less than minReplicas (4)"),
+                         ("api:\n  autoscaling: {enabled: true, targetCPUUtilizationPercentage: null}\n", "give a CPU or a memory target")):
+        over.write_text(bad)
+        out = helm("install", CHART, values=[str(over)])
+        assert not out["ok"] and message in out["error"], out

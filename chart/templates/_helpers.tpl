@@ -91,6 +91,16 @@ vf.declaredServices: the same, disabled services included.
 {{- $repo = printf "%s/%s" $root.Values.registry.host $repo }}
 {{- end }}
 {{- $_ := set $merged "imageRef" (printf "%s:%s" $repo (toString $merged.image.tag)) }}
+{{- /* The fewest replicas the service runs with: the autoscaler's minimum when it has one. */}}
+{{- $autoscaled := and $merged.autoscaling $merged.autoscaling.enabled }}
+{{- if and $autoscaled (lt (int $merged.autoscaling.maxReplicas) (int $merged.autoscaling.minReplicas)) }}
+{{- fail (printf "%s.autoscaling: maxReplicas (%v) is less than minReplicas (%v)" $key $merged.autoscaling.maxReplicas $merged.autoscaling.minReplicas) }}
+{{- end }}
+{{- if and $autoscaled (not (or $merged.autoscaling.targetCPUUtilizationPercentage $merged.autoscaling.targetMemoryUtilizationPercentage)) }}
+{{- fail (printf "%s.autoscaling: give a CPU or a memory target" $key) }}
+{{- end }}
+{{- $_ := set $merged "autoscaled" $autoscaled }}
+{{- $_ := set $merged "minReplicas" (ternary (int $merged.autoscaling.minReplicas) (int $merged.replicas) $autoscaled) }}
 {{- $_ := set $out $key $merged }}
 {{- end }}
 {{- toYaml $out }}

@@ -71,7 +71,7 @@ pub fn wants(meta: &Meta) -> bool {
         || meta.api_version.starts_with("dapr.io/")
         || matches!(
             meta.kind.as_str(),
-            "PodDisruptionBudget" | "ConfigMap" | "Service" | "Secret"
+            "PodDisruptionBudget" | "ConfigMap" | "Service" | "Secret" | "HorizontalPodAutoscaler"
         )
 }
 

@@ -201,6 +201,12 @@ pub const RULES: &[Rule] = &[
         "add a PodDisruptionBudget selecting the pods, so node drains keep the service up",
     ),
     rule(
+        "replicas-with-autoscaler",
+        Error,
+        "a workload a HorizontalPodAutoscaler scales leaves `spec.replicas` out",
+        "remove `spec.replicas` from the workload: the autoscaler sets it, and an upgrade would reset it",
+    ),
+    rule(
         "spread-for-replicas",
         Warning,
         "workloads with more than one replica spread their pods across nodes or zones",

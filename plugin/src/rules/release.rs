@@ -12,6 +12,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
     identity(ctx, hits);
     disruption_budgets(ctx, hits);
     spreading(ctx, hits);
+    autoscaled_replicas(ctx, hits);
     services_json(ctx, hits);
 }
 
@@ -109,6 +110,44 @@ fn spreading(ctx: &Context, hits: &mut Vec<Hit>) {
                     ),
                 )
                 .at(format!("{}/topologySpreadConstraints", pod.spec_pointer)),
+            );
+        }
+    }
+}
+
+/// A workload an autoscaler scales does not set `spec.replicas`: every upgrade would reset
+/// what the autoscaler chose (a classic Helm pitfall: the release scales down under load).
+fn autoscaled_replicas(ctx: &Context, hits: &mut Vec<Hit>) {
+    let targets: Vec<(Option<&str>, &str, &str, &str)> = ctx
+        .objects()
+        .filter(|(_, d, _)| d.kind() == "HorizontalPodAutoscaler")
+        .filter_map(|(_, d, v)| {
+            let target = v.pointer("/spec/scaleTargetRef")?;
+            Some((
+                d.namespace(),
+                target.get("kind")?.as_str()?,
+                target.get("name")?.as_str()?,
+                d.name(),
+            ))
+        })
+        .collect();
+    for (index, doc, value) in ctx.objects() {
+        if value.pointer("/spec/replicas").is_none() {
+            continue;
+        }
+        let scaler = targets.iter().find(|(namespace, kind, name, _)| {
+            *namespace == doc.namespace() && *kind == doc.kind() && *name == doc.name()
+        });
+        if let Some((_, _, _, hpa)) = scaler {
+            hits.push(
+                Hit::new(
+                    "replicas-with-autoscaler",
+                    Some(index),
+                    format!(
+                        "sets replicas, and HorizontalPodAutoscaler {hpa} scales it: every upgrade resets the replicas the autoscaler chose"
+                    ),
+                )
+                .at("/spec/replicas".into()),
             );
         }
     }
