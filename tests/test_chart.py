@@ -192,3 +192,36 @@ def test_an_autoscaled_service_leaves_replicas_to_its_autoscaler(tmp_path):
         over.write_text(bad)
         out = helm("install", CHART, values=[str(over)])
         assert not out["ok"] and message in out["error"], out
+
+
+def test_network_policies_deny_ingress_then_allow_only_what_the_platform_needs(tmp_path):
+    over = tmp_path / "over.yaml"
+    over.write_text("networkPolicy:\n  enabled: true\n  extraIngress: [{from: [{ipBlock: {cidr: 10.0.0.0/8}}], ports: [{protocol: TCP, port: 8080}]}]\n")
+    _, objects = render([CHART / "ci" / "all-services-values.yaml", over])
+    policies = {name: o for (kind, name), o in objects.items() if kind == "NetworkPolicy"}
+    for policy in policies.values():
+        assert problems(policy) == [], policy["metadata"]["name"]
+        for rule in policy["spec"].get("ingress", []):
+            assert rule.get("from"), f"{policy['metadata']['name']}: a rule without `from` admits every source"
+    deny = policies["virtufin-default-deny"]["spec"]
+    assert deny["policyTypes"] == ["Ingress"] and "ingress" not in deny
+    pods = [o["spec"]["template"]["metadata"]["labels"] for (kind, _), o in objects.items() if kind == "Deployment"]
+    assert pods and all(deny["podSelector"]["matchLabels"].items() <= labels.items() for labels in pods), \
+        "the default deny selects every pod of the release"
+    gateway = policies["virtufin-api"]["spec"]["ingress"]
+    assert gateway == [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
+                                  "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}}}],
+                        "ports": [{"protocol": "TCP", "port": 5001}]}]
+    backend = policies["virtufin-workmanager"]["spec"]["ingress"]
+    assert backend[0]["from"] == [{"podSelector": {"matchLabels": objects[("Deployment", "virtufin-api")]["spec"]["selector"]["matchLabels"]}}]
+    assert backend[0]["ports"] == [{"protocol": "TCP", "port": objects[("Deployment", "virtufin-workmanager")]["spec"]["template"]["spec"]["containers"][0]["ports"][1]["containerPort"]}]
+    dapr = policies["virtufin-dapr"]["spec"]["ingress"]
+    assert [p["port"] for p in dapr[0]["ports"]] == [3500, 50001, 50002]
+    assert dapr[1]["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    assert dapr[2] == {"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"protocol": "TCP", "port": 8080}]}
+    # Off by default; an empty gatewayFrom (every source) is refused.
+    _, plain = render()
+    assert not [k for k in plain if k[0] == "NetworkPolicy"]
+    over.write_text("networkPolicy: {enabled: true, gatewayFrom: []}\n")
+    out = helm("install", CHART, values=[str(over)])
+    assert not out["ok"] and "gatewayFrom" in out["error"], out
