@@ -15,6 +15,7 @@ import yaml
 
 from chart_support import CHART, CI
 from conftest import VF_POST, helm
+from validate import problems
 
 
 @pytest.fixture()
@@ -76,3 +77,36 @@ def test_lint_judges_hooks_as_it_judges_manifests(capture):
                                        capture_output=True, text=True, check=False).stdout)
     flagged = {(f["rule"], f["object"]["kind"]) for f in report["findings"]}
     assert ("image-tag-pinned", "Pod") in flagged, flagged
+
+
+def test_a_migration_job_is_a_pre_upgrade_hook_that_pulls_and_completes(capture, tmp_path):
+    """The optional migration Job (issue 21): a pre-install/pre-upgrade hook in the service's
+    image with its security contexts and resources, the pull secret written in (Helm 3 never
+    post-renders hooks), no Dapr sidecar (it would keep the Job from completing); valid, and
+    clean under vf-post lint."""
+    over = tmp_path / "over.yaml"
+    over.write_text("workmanager:\n  migrations: {enabled: true, command: [dotnet, Virtufin.WorkManager.dll, migrate]}\n")
+    out = helm("install", CHART, values=[str(over)], post_renderer="capture", args=[],
+               env={"HELM_PLUGINS": str(capture / "plugins")})
+    assert out["ok"], out
+    stream = (capture / "captured.yaml").read_text()
+    jobs = [d for d in yaml.safe_load_all(stream) if d and d["kind"] == "Job"]
+    assert [j["metadata"]["name"] for j in jobs] == ["virtufin-workmanager-migrate"]
+    job = jobs[0]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    pod = job["spec"]["template"]
+    assert pod["spec"]["imagePullSecrets"] == [{"name": "regcredharbor"}]
+    assert pod["spec"]["restartPolicy"] == "Never"
+    assert not any(k.startswith("dapr.io/") for k in (pod["metadata"].get("annotations") or {}))
+    container = pod["spec"]["containers"][0]
+    assert container["command"] == ["dotnet", "Virtufin.WorkManager.dll", "migrate"]
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert problems(job) == []
+    linted = subprocess.run([str(VF_POST), "lint", "--format", "json", str(capture / "captured.yaml")],
+                            capture_output=True, text=True, check=False)
+    assert linted.returncode == 0, linted.stdout
+    # Asked for without a command, it is refused with the reason.
+    over.write_text("workmanager:\n  migrations: {enabled: true}\n")
+    out = helm("install", CHART, values=[str(over)])
+    assert not out["ok"] and "workmanager.migrations.command is empty" in out["error"]
