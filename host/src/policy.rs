@@ -69,8 +69,10 @@ pub fn modules(
         };
         loaded.push(load::check_settings(policy)?);
     }
-    loaded.extend(cel::modules(config, base, bounds)?);
-    loaded.extend(rego::modules(config, base, bounds)?);
+    // Each policy file is read once, for both runtimes.
+    let scopes = files::read_scopes(config, base)?;
+    loaded.extend(cel::modules(config, &scopes, bounds)?);
+    loaded.extend(rego::modules(config, &scopes, bounds)?);
     unique_rules(&loaded)?;
     Ok(loaded)
 }

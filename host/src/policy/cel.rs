@@ -6,7 +6,7 @@
 //! policy is a rule, its name the rule id.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use serde_json::{Value, json};
@@ -29,25 +29,23 @@ pub fn runtime_component() -> Result<PathBuf> {
 /// The CEL modules of a configuration: every-object policies first, then each team's.
 pub fn modules(
     config: &vf_plugin::Config,
-    base: &Path,
+    scopes: &[files::Scope],
     bounds: Bounds,
 ) -> Result<Vec<PolicyModule>> {
-    let scopes = files::scopes(config);
     let mut out = Vec::new();
-    let mut bytes = 0u64;
-    for (team, entries) in scopes {
+    for files::Scope { team, entries } in scopes {
         if entries.is_empty() {
             continue;
         }
         let mut sources = Vec::new();
         let mut gatekeeper_objects = Vec::new();
-        for entry in entries {
+        for (_, read) in entries {
             // Gatekeeper's objects are the Rego runtime's (rego.rs), but for templates with
             // CEL code only, which run here as Gatekeeper runs them (gatekeeper_cel.rs).
-            let read = files::read(entry, base, &mut bytes)?;
             let (gatekeeper, admission): (Vec<Source>, Vec<Source>) = read
                 .objects
-                .into_iter()
+                .iter()
+                .cloned()
                 .partition(|s| files::is_gatekeeper(&s.object));
             sources.extend(admission);
             gatekeeper_objects.extend(gatekeeper);

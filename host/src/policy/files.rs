@@ -17,20 +17,40 @@ const MAX_TOTAL: u64 = 16 << 20;
 /// The most files a directory may bring.
 const MAX_FILES: usize = 1000;
 
-/// The policy entries of each configuration scope: every object's (`None`), then each team's.
-pub fn scopes(
-    config: &vf_plugin::Config,
-) -> impl Iterator<Item = (Option<String>, &[vf_plugin::config::PolicyRef])> {
-    std::iter::once((None, config.policies.as_slice())).chain(
+/// The policy files of one configuration scope, read once for every runtime.
+pub struct Scope<'a> {
+    /// The team; `None` for the policies of every object.
+    pub team: Option<String>,
+    /// Each entry with what its files hold.
+    pub entries: Vec<(&'a vf_plugin::config::PolicyRef, Read)>,
+}
+
+/// The policy files of each configuration scope: every object's, then each team's, within
+/// the bounds of all files together; `base` is the configuration's directory.
+pub fn read_scopes<'a>(config: &'a vf_plugin::Config, base: &Path) -> Result<Vec<Scope<'a>>> {
+    let scopes = std::iter::once((None, &config.policies)).chain(
         config
             .teams
             .iter()
-            .map(|t| (Some(t.name.clone()), t.policies.as_slice())),
-    )
+            .map(|t| (Some(t.name.clone()), &t.policies)),
+    );
+    let mut bytes = 0u64;
+    let mut out = Vec::new();
+    for (team, entries) in scopes {
+        let mut read_entries = Vec::with_capacity(entries.len());
+        for entry in entries {
+            read_entries.push((entry, read(entry, base, &mut bytes)?));
+        }
+        out.push(Scope {
+            team,
+            entries: read_entries,
+        });
+    }
+    Ok(out)
 }
 
 /// What the files of one configuration entry hold.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Read {
     /// Kubernetes objects: admission policies, Gatekeeper templates and constraints, params.
     pub objects: Vec<Source>,

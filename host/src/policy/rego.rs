@@ -5,7 +5,7 @@
 //! rules come from the runtime itself (a conftest rule is `<namespace>.<rule>`, a constraint
 //! is its name).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use serde_json::{Value, json};
@@ -67,30 +67,28 @@ pub fn conftest(files: Vec<RegoFile>, options: &vf_plugin::config::Rego) -> Valu
 /// The Rego modules of a configuration: every-object policies first, then each team's.
 pub fn modules(
     config: &vf_plugin::Config,
-    base: &Path,
+    scopes: &[files::Scope],
     bounds: Bounds,
 ) -> Result<Vec<PolicyModule>> {
-    let scopes = files::scopes(config);
     let admission = serde_json::to_value(&config.admission)?;
     let mut out = Vec::new();
-    let mut bytes = 0u64;
-    for (team, entries) in scopes {
+    for files::Scope { team, entries } in scopes {
         let mut policies = Policies::default();
         // Entries with the same options are one conftest run, as `conftest -p a -p b` merges
         // its policy directories.
         let mut rego: Vec<(&vf_plugin::config::Rego, Vec<RegoFile>)> = Vec::new();
-        for entry in entries {
-            let read = files::read(entry, base, &mut bytes)?;
+        for (entry, read) in entries {
             if !read.rego.is_empty() {
                 match rego.iter_mut().find(|(options, _)| **options == entry.rego) {
-                    Some((_, files)) => files.extend(read.rego),
-                    None => rego.push((&entry.rego, read.rego)),
+                    Some((_, files)) => files.extend(read.rego.iter().cloned()),
+                    None => rego.push((&entry.rego, read.rego.clone())),
                 }
             }
             for source in read
                 .objects
-                .into_iter()
+                .iter()
                 .filter(|s| files::is_gatekeeper(&s.object))
+                .cloned()
             {
                 let is_template =
                     source.object.get("kind").and_then(Value::as_str) == Some("ConstraintTemplate");

@@ -19,7 +19,7 @@ use crate::matching::{self, Cluster, Target};
 use crate::policy::{Binding, Patcher, Policy, PolicySet, Severity};
 use crate::settings::{Phase, Settings};
 use crate::value::{self, to_cel, to_json};
-use crate::{diff, jsonpatch, smd};
+use crate::{jsonpatch, smd};
 
 /// One object of the release, by its index in the call.
 pub struct Doc {
@@ -269,10 +269,14 @@ impl Run<'_> {
         if *current == before {
             return false;
         }
-        operations.extend(diff::diff(&before, current).into_iter().map(|mut op| {
-            op["policy"] = Json::String(policy.name.clone());
-            op
-        }));
+        operations.extend(
+            vf_jsondiff::diff(&before, current)
+                .into_iter()
+                .map(|mut op| {
+                    op["policy"] = Json::String(policy.name.clone());
+                    op
+                }),
+        );
         true
     }
 

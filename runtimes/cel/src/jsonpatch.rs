@@ -294,4 +294,19 @@ mod tests {
             Outcome::Applied(_)
         ));
     }
+
+    /// A mutation's change goes to the host as vf-jsondiff's patch: applied as the API server
+    /// applies a policy's patch, it gives the mutated object.
+    #[test]
+    fn the_patch_of_a_change_applies_as_the_api_server_applies_it() {
+        let from = json!({"a": 1, "b": {"c/d": [1, 2]}, "gone": true, "l": [1, 2], "m": [1, 2, 3]});
+        let to =
+            json!({"a": 2, "b": {"c/d": [1, 2, 3]}, "new": {"x": 1}, "l": [2], "m": [0, 1, 2, 3]});
+        let ops = vf_jsondiff::diff(&from, &to);
+        let Outcome::Applied(applied) = apply(&from, &ops).unwrap() else {
+            panic!("applies")
+        };
+        assert_eq!(applied, to);
+        assert!(vf_jsondiff::diff(&from, &from).is_empty());
+    }
 }

@@ -5,12 +5,12 @@
 //! expression (third_party/cel/src/budget.rs).
 //!
 //! bytes (settings, documents) → policies (policy.rs, expression.rs) → matching (matching.rs)
-//! → evaluation (evaluate.rs; jsonpatch.rs, smd.rs) → findings and patches (diff.rs).
+//! → evaluation (evaluate.rs; jsonpatch.rs, smd.rs) → findings and patches (the
+//! patch of a mutation by vf-jsondiff, the diff vf-post's engine uses too).
 //! reads.rs tells the host which parts of the objects the policies read.
 
 pub mod api;
 pub mod depth;
-pub mod diff;
 pub mod evaluate;
 pub mod expression;
 pub mod jsonpatch;
