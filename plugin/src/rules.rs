@@ -71,7 +71,12 @@ pub fn wants(meta: &Meta) -> bool {
         || meta.api_version.starts_with("dapr.io/")
         || matches!(
             meta.kind.as_str(),
-            "PodDisruptionBudget" | "ConfigMap" | "Service" | "Secret" | "HorizontalPodAutoscaler"
+            "PodDisruptionBudget"
+                | "ConfigMap"
+                | "Service"
+                | "Secret"
+                | "HorizontalPodAutoscaler"
+                | "NetworkPolicy"
         )
 }
 
@@ -147,6 +152,12 @@ impl<'a> Context<'a> {
         })
     }
 
+    /// The namespace an object lands in: its own, else the release's (`admission.namespace`),
+    /// so that a chart setting the namespace on some objects only still pairs them up.
+    pub fn namespace_of(&self, doc: &'a Document) -> &'a str {
+        doc.namespace().unwrap_or(&self.config.admission.namespace)
+    }
+
     /// The team an object belongs to.
     pub fn team(&self, doc: &Document) -> Option<&'a Team> {
         team_of(self.config, doc)
@@ -199,17 +210,21 @@ pub fn team_of<'c>(config: &'c Config, doc: &Document) -> Option<&'c Team> {
     })
 }
 
-/// Turns hits into findings: drops disabled rules, applies severities (team over global
+/// Turns hits into findings: drops rules that are off (configured so, or off by default and
+/// not turned on), applies severities (team over global
 /// over default) and marks exempted findings with their reason.
 pub fn settle(hits: Vec<Hit>, docs: &[Document], config: &Config, origin: &str) -> Vec<Finding> {
     let mut findings = Vec::with_capacity(hits.len());
     for hit in hits {
         let doc = hit.doc.map(|i| &docs[i]);
         let setting = effective_setting(config, doc, &hit.rule);
-        if setting.enabled == Some(false) {
+        let entry = catalog::find(&hit.rule);
+        if !setting
+            .enabled
+            .unwrap_or(entry.is_none_or(|r| r.on_by_default))
+        {
             continue;
         }
-        let entry = catalog::find(&hit.rule);
         let severity = setting
             .severity
             .or(hit.severity)

@@ -3,7 +3,8 @@
 //! rule's findings (`BLESS=1` rewrites it). The cases run through the engine as a render
 //! does, passes included. A rule that guards what vf-post's own passes ensure (the pull
 //! secret) can only fire after a mutating module undoes it: its case has a mutations.json,
-//! `[{"name": <object>, "operations": [<RFC 6902>]}]`, applied as a module's patches.
+//! `[{"name": <object>, "operations": [<RFC 6902>]}]`, applied as a module's patches. A rule
+//! that is off by default is turned on by the case's config.yaml, and must stay quiet without.
 
 mod support;
 
@@ -29,7 +30,14 @@ fn every_rule_fires_on_bad_twins_and_stays_quiet_on_good_ones() {
             .unwrap_or_default();
         // Through the engine's own planning: a rule reading a kind vf-post does not parse
         // finds nothing here either.
-        let mut release = prepare(input, &config, &Objects::None, &[], Changes::Untracked).unwrap();
+        let mut release = prepare(
+            input.clone(),
+            &config,
+            &Objects::None,
+            &[],
+            Changes::Untracked,
+        )
+        .unwrap();
         if let Ok(text) = std::fs::read_to_string(dir.join("mutations.json")) {
             let wanted: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
             let patches: Vec<ModulePatch> = wanted
@@ -52,6 +60,20 @@ fn every_rule_fires_on_bad_twins_and_stays_quiet_on_good_ones() {
             release.mutate("case", &patches).unwrap();
         }
         release.validate().unwrap();
+        if !rule.on_by_default {
+            let mut plain = prepare(
+                input.clone(),
+                &Config::default(),
+                &Objects::None,
+                &[],
+                Changes::Untracked,
+            )
+            .unwrap();
+            plain.validate().unwrap();
+            if plain.findings.iter().any(|f| f.rule == rule.id) {
+                failures.push(format!("{}: fires without being turned on", rule.id));
+            }
+        }
         let findings: Vec<_> = release
             .findings
             .iter()

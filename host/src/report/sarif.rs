@@ -14,7 +14,11 @@ use super::Report;
 pub fn render(report: &Report, chart_path: Option<&Path>) -> String {
     let mut rules: Vec<Value> = RULES
         .iter()
-        .map(|r| rule(r.id, r.summary, Some(r.hint), r.severity))
+        .map(|r| {
+            let mut rule = rule(r.id, r.summary, Some(r.hint), r.severity);
+            rule["defaultConfiguration"]["enabled"] = json!(r.on_by_default);
+            rule
+        })
         .collect();
     for (id, summary) in &report.module_rules {
         rules.push(rule(id, summary, None, Severity::Error));

@@ -13,6 +13,10 @@ pub struct Rule {
     pub summary: &'static str,
     /// How to fix a finding.
     pub hint: &'static str,
+    /// Whether it runs unless configured otherwise. Rules that judge what a release cannot
+    /// show on its own (objects other releases bring) are off until a configuration turns
+    /// them on (`rules: {<id>: {enabled: true}}`).
+    pub on_by_default: bool,
 }
 
 const fn rule(
@@ -26,6 +30,15 @@ const fn rule(
         severity,
         summary,
         hint,
+        on_by_default: true,
+    }
+}
+
+/// A rule that runs only when the configuration turns it on.
+const fn off_by_default(rule: Rule) -> Rule {
+    Rule {
+        on_by_default: false,
+        ..rule
     }
 }
 
@@ -212,6 +225,12 @@ pub const RULES: &[Rule] = &[
         "workloads with more than one replica spread their pods across nodes or zones",
         "add `topologySpreadConstraints` (or pod anti-affinity) selecting the pods, e.g. over `kubernetes.io/hostname` and `topology.kubernetes.io/zone`",
     ),
+    off_by_default(rule(
+        "network-default-deny",
+        Warning,
+        "pods are selected by a default-deny ingress NetworkPolicy of the release in their namespace (off unless enabled: a policy another release brings is not seen)",
+        "add a NetworkPolicy with `policyTypes: [Ingress]`, no `ingress` rules and a `podSelector` matching the pods, then allow what must reach them (the chart: `networkPolicy.enabled`)",
+    )),
     rule(
         "services-json-backends",
         Error,

@@ -1,7 +1,7 @@
 //! Release-wide rules: disruption budgets, services.json against what is deployed, objects
 //! the API server would refuse, and the exemption annotations themselves.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -13,6 +13,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
     disruption_budgets(ctx, hits);
     spreading(ctx, hits);
     autoscaled_replicas(ctx, hits);
+    default_deny(ctx, hits);
     services_json(ctx, hits);
 }
 
@@ -49,7 +50,7 @@ fn disruption_budgets(ctx: &Context, hits: &mut Vec<Hit>) {
             .and_then(|m| m.get("labels"))
             .and_then(Value::as_object);
         let covered = budgets.iter().any(|(budget, spec)| {
-            budget.namespace() == pod.doc.namespace()
+            ctx.namespace_of(budget) == ctx.namespace_of(pod.doc)
                 && match spec
                     .pointer("/spec/selector/matchLabels")
                     .and_then(Value::as_object)
@@ -118,13 +119,13 @@ fn spreading(ctx: &Context, hits: &mut Vec<Hit>) {
 /// A workload an autoscaler scales does not set `spec.replicas`: every upgrade would reset
 /// what the autoscaler chose (a classic Helm pitfall: the release scales down under load).
 fn autoscaled_replicas(ctx: &Context, hits: &mut Vec<Hit>) {
-    let targets: Vec<(Option<&str>, &str, &str, &str)> = ctx
+    let targets: Vec<(&str, &str, &str, &str)> = ctx
         .objects()
         .filter(|(_, d, _)| d.kind() == "HorizontalPodAutoscaler")
         .filter_map(|(_, d, v)| {
             let target = v.pointer("/spec/scaleTargetRef")?;
             Some((
-                d.namespace(),
+                ctx.namespace_of(d),
                 target.get("kind")?.as_str()?,
                 target.get("name")?.as_str()?,
                 d.name(),
@@ -136,7 +137,7 @@ fn autoscaled_replicas(ctx: &Context, hits: &mut Vec<Hit>) {
             continue;
         }
         let scaler = targets.iter().find(|(namespace, kind, name, _)| {
-            *namespace == doc.namespace() && *kind == doc.kind() && *name == doc.name()
+            *namespace == ctx.namespace_of(doc) && *kind == doc.kind() && *name == doc.name()
         });
         if let Some((_, _, _, hpa)) = scaler {
             hits.push(
@@ -151,6 +152,159 @@ fn autoscaled_replicas(ctx: &Context, hits: &mut Vec<Hit>) {
             );
         }
     }
+}
+
+/// Every pod of the release is selected by a default-deny ingress NetworkPolicy of the release
+/// in its namespace, and no policy of the release opens it to every source again. Other
+/// releases' policies are not seen, so the rule is off unless configured. Hooks are left out:
+/// a hook policy is deleted when its hook ends, and hook pods run before the release's
+/// policies exist on a first install (and, under Helm 4's `separate` strategy, arrive without
+/// them).
+fn default_deny(ctx: &Context, hits: &mut Vec<Hit>) {
+    let mut denying = Vec::new();
+    let mut opening = Vec::new();
+    for (_, doc, value) in ctx.objects() {
+        if doc.kind() != "NetworkPolicy"
+            || doc.api_version() != "networking.k8s.io/v1"
+            || doc.is_hook()
+        {
+            continue;
+        }
+        let Some(policy) = IngressPolicy::read(value) else {
+            continue;
+        };
+        let entry = (ctx.namespace_of(doc), policy.selector, doc.name());
+        if policy.opens_to_all {
+            opening.push(entry);
+        } else if policy.denies_all {
+            denying.push(entry);
+        }
+    }
+    for pod in ctx.pods() {
+        if pod.doc.is_hook() || pod.doc.kind() == "PodTemplate" {
+            continue;
+        }
+        let labels: BTreeMap<String, String> = pod
+            .meta
+            .and_then(|m| m.get("labels"))
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+            .collect();
+        let namespace = ctx.namespace_of(pod.doc);
+        let selecting = |policies: &[(&str, vf_kube::LabelSelector, &str)]| {
+            policies
+                .iter()
+                .find(|(ns, selector, _)| *ns == namespace && vf_kube::selects(selector, &labels))
+                .map(|(_, _, name)| name.to_string())
+        };
+        // The template's metadata: the spec pointer's last `spec` is its sibling.
+        let meta_pointer = pod.spec_pointer.strip_suffix("spec").unwrap_or("");
+        let message = if pod.spec.get("hostNetwork") == Some(&Value::Bool(true)) {
+            Some("runs on the host network, where NetworkPolicies do not reliably apply".to_owned())
+        } else if let Some(open) = selecting(&opening) {
+            Some(format!(
+                "NetworkPolicy {open} admits every source on every port to its pods, which undoes any default deny"
+            ))
+        } else if selecting(&denying).is_none() {
+            Some("no default-deny NetworkPolicy of the release selects its pods: unless one from outside the release does, any pod in the cluster can reach them".to_owned())
+        } else {
+            None
+        };
+        if let Some(message) = message {
+            hits.push(
+                Hit::new("network-default-deny", Some(pod.index), message)
+                    .at(format!("{meta_pointer}metadata/labels")),
+            );
+        }
+    }
+}
+
+/// What a NetworkPolicy does to ingress, as the API server reads it.
+struct IngressPolicy {
+    /// The pods it selects. A selector the API server would refuse: the policy is not read.
+    selector: vf_kube::LabelSelector,
+    /// It applies to ingress and allows nothing: ingress to its pods is denied.
+    denies_all: bool,
+    /// One of its rules admits every source on every port.
+    opens_to_all: bool,
+}
+
+impl IngressPolicy {
+    fn read(policy: &Value) -> Option<IngressPolicy> {
+        let empty = serde_json::Map::new();
+        let spec = match policy.get("spec") {
+            None | Some(Value::Null) => &empty,
+            Some(spec) => spec.as_object()?,
+        };
+        let present = |key: &str| spec.get(key).filter(|v| !v.is_null());
+        let ingress: &[Value] = match present("ingress") {
+            None => &[],
+            Some(rules) => rules.as_array()?,
+        };
+        // An absent or empty policyTypes is defaulted to Ingress (plus Egress with egress rules).
+        let types = present("policyTypes").map(Value::as_array);
+        let applies_to_ingress = match types {
+            None => true,
+            Some(None) => return None,
+            Some(Some(types)) => {
+                types.is_empty() || types.iter().any(|t| t.as_str() == Some("Ingress"))
+            }
+        };
+        let selector = match present("podSelector") {
+            None => vf_kube::LabelSelector::default(),
+            Some(selector) => {
+                // `matchLabels: null` is the same as leaving it out.
+                let mut selector = selector.as_object()?.clone();
+                selector.retain(|_, v| !v.is_null());
+                serde_json::from_value(Value::Object(selector)).ok()?
+            }
+        };
+        vf_kube::check_selector(&selector).ok()?;
+        let every_port = |rule: &Value| {
+            rule.get("ports")
+                .is_none_or(|p| p.is_null() || p.as_array().is_some_and(Vec::is_empty))
+        };
+        let every_source = |rule: &Value| match rule.get("from") {
+            None | Some(Value::Null) => true,
+            Some(Value::Array(peers)) => peers.is_empty() || peers.iter().any(peer_is_everyone),
+            Some(_) => false,
+        };
+        Some(IngressPolicy {
+            selector,
+            denies_all: applies_to_ingress && ingress.is_empty(),
+            opens_to_all: applies_to_ingress
+                && ingress.iter().any(|r| every_port(r) && every_source(r)),
+        })
+    }
+}
+
+/// A peer admitting every pod of every namespace, or every address.
+fn peer_is_everyone(peer: &Value) -> bool {
+    let empty_selector = |key: &str| {
+        peer.get(key).is_some_and(|s| {
+            s.as_object().is_some_and(|o| {
+                o.values().all(|v| {
+                    v.is_null()
+                        || v.as_object().is_some_and(|m| m.is_empty())
+                        || v.as_array().is_some_and(|a| a.is_empty())
+                })
+            })
+        })
+    };
+    let all_pods = empty_selector("namespaceSelector")
+        && peer
+            .get("podSelector")
+            .is_none_or(|_| empty_selector("podSelector"));
+    let all_addresses = peer
+        .pointer("/ipBlock/cidr")
+        .and_then(Value::as_str)
+        .is_some_and(|cidr| matches!(cidr, "0.0.0.0/0" | "::/0"))
+        && peer
+            .pointer("/ipBlock/except")
+            .is_none_or(|e| e.as_array().is_none_or(Vec::is_empty));
+    all_pods || all_addresses
 }
 
 /// Every services.json in the release lists only backends that are deployed here.
