@@ -24,7 +24,7 @@ def helm(command, chart, *, env=None, **kw):
         if key == "values":
             for path in value:
                 argv += ["-f", str(path)]
-        elif key in ("args", "set_json"):
+        elif key in ("args", "set_json", "api_versions"):
             argv += [flag, json.dumps(value)]
         else:
             argv += [flag, str(value)]

@@ -48,6 +48,8 @@ def install(args):
         opts["post_renderer_args"] = json.loads(args.args)
     if args.strategy:
         opts["post_render_strategy"] = args.strategy
+    if args.api_versions:
+        opts["api_versions"] = json.loads(args.api_versions)
     values = values_of(args)
     with helm.Config(namespace=args.namespace) as cfg:
         out = _native.call_string(
@@ -74,6 +76,7 @@ def main():
     parser.add_argument("--post-renderer")
     parser.add_argument("--args", default="[]")
     parser.add_argument("--strategy")
+    parser.add_argument("--api-versions", help="JSON list, as `helm install --api-versions`")
     args = parser.parse_args()
     try:
         result = install(args) if args.command == "install" else lint(args)

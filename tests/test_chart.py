@@ -125,7 +125,8 @@ def test_rollouts_keep_every_replica_and_replicated_services_spread(values):
                                          "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
         pod = d["spec"]["template"]
         spread = pod["spec"].get("topologySpreadConstraints", [])
-        if d["spec"]["replicas"] > 1:
+        # Autoscaled, the Deployment leaves replicas out and spreads at minReplicas (> 1 here).
+        if d["spec"].get("replicas", 2) > 1:
             assert [c["topologyKey"] for c in spread] == ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]
             for c in spread:
                 assert c["whenUnsatisfiable"] == "ScheduleAnyway" and c["maxSkew"] == 1
@@ -209,8 +210,11 @@ def test_network_policies_deny_ingress_then_allow_only_what_the_platform_needs(t
     assert pods and all(deny["podSelector"]["matchLabels"].items() <= labels.items() for labels in pods), \
         "the default deny selects every pod of the release"
     gateway = policies["virtufin-api"]["spec"]["ingress"]
+    test_pod = {"app.kubernetes.io/name": "virtufin", "app.kubernetes.io/instance": "virtufin",
+                "app.kubernetes.io/component": "test"}
     assert gateway == [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
-                                  "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}}}],
+                                  "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}}},
+                                 {"podSelector": {"matchLabels": test_pod}}],
                         "ports": [{"protocol": "TCP", "port": 5001}]}]
     backend = policies["virtufin-workmanager"]["spec"]["ingress"]
     assert backend[0]["from"] == [{"podSelector": {"matchLabels": objects[("Deployment", "virtufin-api")]["spec"]["selector"]["matchLabels"]}}]
@@ -225,3 +229,99 @@ def test_network_policies_deny_ingress_then_allow_only_what_the_platform_needs(t
     over.write_text("networkPolicy: {enabled: true, gatewayFrom: []}\n")
     out = helm("install", CHART, values=[str(over)])
     assert not out["ok"] and "gatewayFrom" in out["error"], out
+
+
+def test_monitors_follow_the_prometheus_operator_api_or_the_values(tmp_path):
+    """ServiceMonitors for the apps and a PodMonitor for the daprd sidecars, rendered when the
+    cluster serves monitoring.coreos.com/v1 or when values force them; valid against the
+    Prometheus Operator v0.93.0 CRD schemas; each selects what it should scrape, and the
+    network policies let the monitoring namespace reach it."""
+    over = tmp_path / "over.yaml"
+    monitors = lambda objects: sorted(k for k in objects if k[0] in ("ServiceMonitor", "PodMonitor"))
+    api = ["monitoring.coreos.com/v1"]
+    base = CHART / "ci" / "all-services-values.yaml"
+    assert monitors(render([base])[1]) == [], "auto, and the cluster has no Prometheus Operator"
+    over.write_text("monitoring: {enabled: false}\n")
+    assert monitors(render([base, over], api_versions=api)[1]) == []
+    over.write_text("monitoring: {labels: {release: kube-prometheus-stack}}\nnetworkPolicy: {enabled: true}\n"
+                    "websocketmanager:\n  metrics: {enabled: false}\n")
+    _, objects = render([base, over], api_versions=api)
+    assert monitors(objects) == [("PodMonitor", "virtufin-daprd"), ("ServiceMonitor", "virtufin-api"),
+                                 ("ServiceMonitor", "virtufin-workmanager")]
+    for key in monitors(objects):
+        assert problems(objects[key]) == [], key
+        assert objects[key]["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    for name in ("virtufin-api", "virtufin-workmanager"):
+        monitor = objects[("ServiceMonitor", name)]["spec"]
+        service = objects[("Service", name)]
+        assert monitor["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+        assert monitor["namespaceSelector"] == {"matchNames": ["virtufin"]}
+        assert monitor["endpoints"][0]["port"] in [p["name"] for p in service["spec"]["ports"]]
+        assert monitor["endpoints"][0]["path"] == "/metrics"
+        # The policy of the service lets the monitoring namespace reach the scraped port.
+        http = service["spec"]["ports"][0]["port"]
+        rules = objects[("NetworkPolicy", name)]["spec"]["ingress"]
+        assert {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                "ports": [{"protocol": "TCP", "port": http}]} in rules
+    ws_rules = objects[("NetworkPolicy", "virtufin-websocketmanager")]["spec"]["ingress"]
+    assert not [r for r in ws_rules if r["ports"][0]["port"] == 5001], "not scraped, not opened"
+    pods = objects[("PodMonitor", "virtufin-daprd")]["spec"]
+    assert pods["podMetricsEndpoints"][0]["port"] == "dapr-metrics"
+    assert pods["selector"]["matchLabels"]["dapr.io/sidecar-injected"] == "true"
+    deployment_labels = objects[("Deployment", "virtufin-api")]["spec"]["template"]["metadata"]["labels"]
+    assert {k: v for k, v in pods["selector"]["matchLabels"].items() if not k.startswith("dapr.io/")}.items() \
+        <= deployment_labels.items()
+    # Forced on without the API (helm template), and the schema guards the values.
+    over.write_text("monitoring: {enabled: true, daprSidecars: false}\n")
+    assert monitors(render([base, over])[1]) == [("ServiceMonitor", n) for n in
+                                                 ("virtufin-api", "virtufin-websocketmanager", "virtufin-workmanager")]
+    for bad in ("monitoring: {enabled: yes-please}\n", "monitoring: {interval: 30 seconds}\n",
+                "defaults:\n  metrics: {path: metrics}\n", "monitoring: {scrape: true}\n",
+                "monitoring: {interval: 1m30s}\n", "monitoring: {labels: {bad key!: x}}\n",
+                "monitoring: {labels: {team: \"a\\nb\"}}\n", "monitoring: {labels: {team: " + "x" * 64 + "}}\n",
+                "monitoring: {labels: {app.kubernetes.io/name: other}}\n"):
+        over.write_text(bad)
+        out = helm("install", CHART, values=[str(over)])
+        assert not out["ok"] and "values don't meet the specifications of the schema" in out["error"], (bad, out)
+    # A scrape may not outlast its interval (the Prometheus Operator refuses the monitor).
+    over.write_text("monitoring: {enabled: true, interval: 5s, scrapeTimeout: 10s}\n")
+    out = helm("install", CHART, values=[str(over)])
+    assert not out["ok"] and "monitoring.scrapeTimeout (10s) is longer than monitoring.interval (5s)" in out["error"], out
+    over.write_text("monitoring: {enabled: true, interval: 1m, scrapeTimeout: 59s}\n")
+    assert len(monitors(render([base, over])[1])) == 4
+    # `auto` renders each kind the cluster serves; no PodMonitor without sidecar metrics.
+    only_services = ["monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMonitor"]
+    assert [k for k, _ in monitors(render([base], api_versions=only_services)[1])] == ["ServiceMonitor"] * 3
+    over.write_text("dapr: {metrics: {enabled: false}}\n")
+    assert [k for k, _ in monitors(render([base, over], api_versions=api)[1])] == ["ServiceMonitor"] * 3
+
+
+def test_a_release_name_that_would_give_two_services_one_name_is_refused():
+    """Object names are cut at 63 characters: with a 53-character release name every service
+    would be `<release>-<first letters>`, the same for all."""
+    out = helm("install", CHART, release="r" * 53)
+    assert not out["ok"] and "would both be named" in out["error"], out
+    assert helm("install", CHART, release="r" * 40)["ok"]
+
+
+def test_the_monitor_schemas_are_real_and_pinned(tmp_path, monkeypatch):
+    """A monitor the Prometheus Operator would refuse is refused here, and a vendored CRD that
+    is not the pinned file is refused before it judges anything."""
+    import validate
+    bad = {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "metadata": {"name": "m"},
+           "spec": {"selector": {}, "endpoints": [{"port": "http", "interval": "30 seconds"}]}}
+    assert problems(bad)
+    bad["spec"]["endpoints"][0] = {"port": "http", "scrape": True}
+    assert problems(bad), "unknown fields are refused, as kubectl --validate=strict does"
+    bad["spec"]["endpoints"][0] = {"port": "http"}
+    assert problems(bad) == []
+    bad["metadata"]["labels"] = {"team": "a\nb"}
+    assert problems(bad) == ["metadata/labels/team: invalid value 'a\\nb'"]
+    copy = tmp_path / "crds"
+    copy.mkdir()
+    for name in validate.PROMETHEUS_CRDS:
+        text = (validate.PROMETHEUS_DIR / name).read_text()
+        (copy / name).write_text(text.replace("type: string", "type: object", 1))
+    monkeypatch.setattr(validate, "PROMETHEUS_DIR", copy)
+    with pytest.raises(AssertionError, match="not the vendored v0.93.0 CRD"):
+        validate.crd_schemas.__wrapped__()

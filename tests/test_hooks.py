@@ -8,6 +8,7 @@ post-renderer, before vf-post could touch them."""
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -82,8 +83,8 @@ def test_lint_judges_hooks_as_it_judges_manifests(capture):
 def test_a_migration_job_is_a_pre_upgrade_hook_that_pulls_and_completes(capture, tmp_path):
     """The optional migration Job (issue 21): a pre-install/pre-upgrade hook in the service's
     image with its security contexts and resources, the pull secret written in (Helm 3 never
-    post-renders hooks), no Dapr sidecar (it would keep the Job from completing); valid, and
-    clean under vf-post lint."""
+    post-renders hooks), no Dapr sidecar unless asked (it would keep the Job from completing);
+    valid, and clean under vf-post lint."""
     over = tmp_path / "over.yaml"
     over.write_text("workmanager:\n  migrations: {enabled: true, command: [dotnet, Virtufin.WorkManager.dll, migrate]}\n")
     out = helm("install", CHART, values=[str(over)], post_renderer="capture", args=[],
@@ -110,3 +111,83 @@ def test_a_migration_job_is_a_pre_upgrade_hook_that_pulls_and_completes(capture,
     over.write_text("workmanager:\n  migrations: {enabled: true}\n")
     out = helm("install", CHART, values=[str(over)])
     assert not out["ok"] and "workmanager.migrations.command is empty" in out["error"]
+
+
+def test_a_migration_job_gets_a_sidecar_only_when_asked_in_the_components_scopes(capture, tmp_path):
+    """migrations.dapr: the Job's pod carries its own Dapr annotations (hooks are not
+    post-rendered on Helm 3) under an app id of its own, which the Components' scopes admit;
+    valid and clean under vf-post lint. A service without a sidecar cannot ask for one."""
+    over = tmp_path / "over.yaml"
+    over.write_text("workmanager:\n  migrations: {enabled: true, dapr: true, command: [migrate]}\n")
+    out = helm("install", CHART, values=[str(over)], post_renderer="capture", args=[],
+               env={"HELM_PLUGINS": str(capture / "plugins")})
+    assert out["ok"], out
+    stream = (capture / "captured.yaml").read_text()
+    objects = [d for d in yaml.safe_load_all(stream) if d]
+    job = next(d for d in objects if d["kind"] == "Job")
+    assert job["spec"]["template"]["metadata"]["annotations"] == {
+        "dapr.io/enabled": "true", "dapr.io/app-id": "workmanager-migrate", "dapr.io/log-level": "info",
+        "dapr.io/enable-metrics": "true", "dapr.io/metrics-port": "9090",
+        "dapr.io/sidecar-cpu-request": "100m", "dapr.io/sidecar-memory-request": "64Mi",
+        "dapr.io/sidecar-cpu-limit": "500m", "dapr.io/sidecar-memory-limit": "256Mi"}
+    assert problems(job) == []
+    manifest = yaml.safe_load_all(out["manifest"])
+    scopes = [d["scopes"] for d in manifest if d and d["kind"] == "Component"]
+    assert scopes and all("workmanager-migrate" in s and "workmanager" in s for s in scopes), scopes
+    linted = subprocess.run([str(VF_POST), "lint", "--format", "json", str(capture / "captured.yaml")],
+                            capture_output=True, text=True, check=False)
+    assert linted.returncode == 0, linted.stdout
+    over.write_text("workmanager:\n  dapr: {enabled: false}\n  migrations: {enabled: true, dapr: true, command: [migrate]}\n")
+    out = helm("install", CHART, values=[str(over)])
+    assert not out["ok"] and "workmanager.migrations.dapr: the service runs no Dapr sidecar" in out["error"], out
+    over.write_text("workmanager:\n  dapr: {appId: " + "w" * 55 + "}\n  migrations: {enabled: true, dapr: true, command: [migrate]}\n")
+    out = helm("install", CHART, values=[str(over)])
+    assert not out["ok"] and "is longer than 58 characters" in out["error"], out
+
+
+def test_production_values_turn_everything_on_and_the_release_passes_vf_post(capture, tmp_path):
+    """chart/ci/production-values.yaml (issue 21): autoscalers, spreading, rolling updates,
+    network policies, Prometheus monitors and the migration Job, all at once. Every object
+    Helm hands over, hooks included, is valid against the Kubernetes and Prometheus Operator
+    schemas, and vf-post lint finds nothing, with the default-deny rule turned on."""
+    values = CHART / "ci" / "production-values.yaml"
+    out = helm("install", CHART, values=[str(values)], post_renderer="capture", args=[],
+               env={"HELM_PLUGINS": str(capture / "plugins")})
+    assert out["ok"], out
+    stream = capture / "captured.yaml"
+    objects = [d for d in yaml.safe_load_all(stream.read_text()) if d]
+    kinds = {d["kind"] for d in objects}
+    assert {"HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor", "PodMonitor", "Job",
+            "PodDisruptionBudget"} <= kinds, kinds
+    for obj in objects:
+        if obj["kind"] != "PostRenderContract":
+            assert problems(obj) == [], (obj["kind"], obj["metadata"]["name"])
+    for deployment in (d for d in objects if d["kind"] == "Deployment"):
+        spec = deployment["spec"]
+        assert "replicas" not in spec, "the autoscaler owns the replicas"
+        assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+        assert spec["template"]["spec"]["topologySpreadConstraints"]
+    # `helm test` still reaches the gateway: a policy of the gateway admits the test pod.
+    test_pod = next(d for d in objects if d["kind"] == "Pod")
+    gateway = next(d for d in objects if d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "virtufin-api")
+    peers = [p["podSelector"]["matchLabels"] for r in gateway["spec"]["ingress"] for p in r["from"]
+             if "podSelector" in p and "namespaceSelector" not in p]
+    assert any(peer.items() <= test_pod["metadata"]["labels"].items() for peer in peers), peers
+    config = tmp_path / "vf-post.yaml"
+    config.write_text("rules:\n  network-default-deny: {enabled: true}\n")
+    linted = subprocess.run([str(VF_POST), "lint", "--config", str(config), "--format", "json", str(stream)],
+                            capture_output=True, text=True, check=False)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    assert json.loads(linted.stdout)["findings"] == []
+    # Without the network policies the same lint warns on every Deployment (hooks are left out:
+    # they run before the release's policies exist on a first install).
+    plain = tmp_path / "plain.yaml"
+    chunks = re.split(r"(?m)^---\n", stream.read_text())
+    kept = [c for c in chunks if not re.search(r"(?m)^kind: NetworkPolicy$", c)]
+    assert len(kept) == len(chunks) - 5
+    plain.write_text("---\n".join(kept))
+    warned = json.loads(subprocess.run([str(VF_POST), "lint", "--config", str(config), "--format", "json", str(plain)],
+                                       capture_output=True, text=True, check=False).stdout)
+    flagged = {(f["object"]["kind"], f["object"]["name"], f["rule"]) for f in warned["findings"]}
+    assert flagged == {("Deployment", f"virtufin-{s}", "network-default-deny")
+                       for s in ("api", "workmanager", "websocketmanager")}, flagged

@@ -103,12 +103,20 @@ vf.declaredServices: the same, disabled services included.
 {{- $_ := set $merged "minReplicas" (ternary (int $merged.autoscaling.minReplicas) (int $merged.replicas) $autoscaled) }}
 {{- $_ := set $out $key $merged }}
 {{- end }}
+{{- /* Names are cut at 63 characters: a long release name could give two services one name. */}}
+{{- $names := dict }}
+{{- range $key, $svc := $out }}
+{{- with get $names $svc.name }}
+{{- fail (printf "services %s and %s would both be named %s (names are cut at 63 characters): use a shorter release name or fullnameOverride" . $key $svc.name) }}
+{{- end }}
+{{- $_ := set $names $svc.name $key }}
+{{- end }}
 {{- toYaml $out }}
 {{- end }}
 
 {{/*
-vf.daprAppIds: the app ids of every declared service with a Dapr sidecar, enabled or not,
-sorted, as a YAML list (for Component and Resiliency scopes). Declared, not enabled: deploying
+vf.daprAppIds: the app ids of every declared service with a Dapr sidecar, enabled or not (and
+of its migration Job when that has one), sorted, as a YAML list (for Component and Resiliency scopes). Declared, not enabled: deploying
 or retiring one service (scripts/deploy, scripts/undeploy) then leaves the shared Dapr objects
 as they are, and a disabled service runs no pod that could use its app id.
 Usage: include "vf.daprAppIds" . | fromYamlArray
@@ -118,6 +126,9 @@ Usage: include "vf.daprAppIds" . | fromYamlArray
 {{- range $key, $svc := include "vf.declaredServices" . | fromYaml }}
 {{- if $svc.dapr.enabled }}
 {{- $ids = append $ids $svc.dapr.appId }}
+{{- if and $svc.migrations.enabled $svc.migrations.dapr }}
+{{- $ids = append $ids (printf "%s-migrate" $svc.dapr.appId) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- toYaml (sortAlpha $ids) }}
@@ -128,4 +139,30 @@ vf.configurationName: the Dapr Configuration every app uses (dapr.io/config).
 */}}
 {{- define "vf.configurationName" -}}
 {{- include "vf.fullname" . }}
+{{- end }}
+
+{{/*
+vf.monitors: which Prometheus Operator monitors are rendered, as YAML for fromYaml:
+{serviceMonitor: bool, podMonitor: bool}. `monitoring.enabled: true` renders both, `false`
+neither; `auto` each kind the cluster serves (`.Capabilities.APIVersions`: a cluster lists
+`monitoring.coreos.com/v1/ServiceMonitor`; `helm template --api-versions
+monitoring.coreos.com/v1` names the group version alone, which then stands for both).
+*/}}
+{{- define "vf.monitors" -}}
+{{- $on := .Values.monitoring.enabled }}
+{{- $gv := "monitoring.coreos.com/v1" }}
+{{- $has := .Capabilities.APIVersions }}
+{{- $byKind := or ($has.Has (printf "%s/ServiceMonitor" $gv)) ($has.Has (printf "%s/PodMonitor" $gv)) }}
+{{- $groupOnly := and ($has.Has $gv) (not $byKind) }}
+{{- range $kind := list "ServiceMonitor" "PodMonitor" }}
+{{ $kind | untitle }}: {{ ternary (or ($has.Has (printf "%s/%s" $gv $kind)) $groupOnly) (eq (toString $on) "true") (eq (toString $on) "auto") }}
+{{- end }}
+{{- end }}
+
+{{/*
+vf.milliseconds: a one-unit duration (500ms, 30s, 1m, 1h) in milliseconds.
+*/}}
+{{- define "vf.milliseconds" -}}
+{{- $unit := regexFind "[a-z]+$" . }}
+{{- mul (int (trimSuffix $unit .)) (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit) }}
 {{- end }}
