@@ -11,8 +11,10 @@ use std::path::Path;
 use serde_json::Value;
 use vf_plugin::{Config, Stream, document::SOURCE_ANNOTATION, render, stream::emit::emit};
 
-#[test]
-fn golden_cases() {
+/// Each case a test of its own, named after its directory: `cargo test --test golden -- <case>`
+/// runs one.
+fn main() {
+    let args = libtest_mimic::Arguments::from_args();
     let root = support::repo().join("tests/golden");
     let mut cases: Vec<_> = std::fs::read_dir(&root)
         .unwrap()
@@ -20,15 +22,23 @@ fn golden_cases() {
         .filter(|p| p.is_dir())
         .collect();
     cases.sort();
-    assert!(cases.len() >= 10, "golden cases are missing");
     let bless = std::env::var_os("BLESS").is_some();
-    let mut failures = Vec::new();
-    for case in &cases {
-        if let Err(message) = run(case, bless) {
-            failures.push(message);
-        }
-    }
-    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    let count = cases.len();
+    let mut trials = vec![libtest_mimic::Trial::test(
+        "golden cases are there",
+        move || {
+            if count >= 10 {
+                Ok(())
+            } else {
+                Err(format!("only {count} golden cases").into())
+            }
+        },
+    )];
+    trials.extend(cases.into_iter().map(|case| {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        libtest_mimic::Trial::test(name, move || run(&case, bless).map_err(Into::into))
+    }));
+    libtest_mimic::run(&args, trials).exit();
 }
 
 fn run(case: &Path, bless: bool) -> Result<(), String> {
