@@ -148,8 +148,8 @@ def test_a_migration_job_gets_a_sidecar_only_when_asked_in_the_components_scopes
 def test_production_values_turn_everything_on_and_the_release_passes_vf_post(capture, tmp_path):
     """chart/ci/production-values.yaml (issue 21): autoscalers, spreading, rolling updates,
     network policies, Prometheus monitors and the migration Job, all at once. Every object
-    Helm hands over, hooks included, is valid against the Kubernetes and Prometheus Operator
-    schemas, and vf-post lint finds nothing, with the default-deny rule turned on."""
+    Helm hands over, hooks included, is valid against the Kubernetes 1.36 (and newest) and
+    Prometheus Operator schemas, and vf-post lint finds nothing, with the default-deny rule turned on."""
     values = CHART / "ci" / "production-values.yaml"
     out = helm("install", CHART, values=[str(values)], post_renderer="capture", args=[],
                env={"HELM_PLUGINS": str(capture / "plugins")})
@@ -161,7 +161,9 @@ def test_production_values_turn_everything_on_and_the_release_passes_vf_post(cap
             "PodDisruptionBudget"} <= kinds, kinds
     for obj in objects:
         if obj["kind"] != "PostRenderContract":
-            assert problems(obj) == [], (obj["kind"], obj["metadata"]["name"])
+            # The deployment plans name Kubernetes 1.36; the newest schemas are checked too.
+            for version in ("1.36.0", None):
+                assert problems(obj, *([version] if version else [])) == [], (version, obj["kind"], obj["metadata"]["name"])
     for deployment in (d for d in objects if d["kind"] == "Deployment"):
         spec = deployment["spec"]
         assert "replicas" not in spec, "the autoscaler owns the replicas"

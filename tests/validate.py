@@ -89,9 +89,9 @@ def metadata_problems(meta):
     return out
 
 
-def problems(obj):
-    """Why `obj` would be refused, or [] if it is valid. Dapr and Prometheus Operator kinds go
-    to their CRD schemas."""
+def problems(obj, version=K8S_VERSION):
+    """Why `obj` would be refused by Kubernetes `version`, or [] if it is valid. Dapr and
+    Prometheus Operator kinds go to their CRD schemas."""
     key = (obj.get("apiVersion"), obj.get("kind"))
     if key[0] and key[0].startswith(CRD_GROUPS):
         schema = crd_schemas().get(key)
@@ -101,7 +101,7 @@ def problems(obj):
         return metadata_problems(obj.get("metadata") or {}) + \
             [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(obj)]
     try:
-        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+        kubernetes_validate.validate(obj, version, strict=True)
         return []
     except kubernetes_validate.ValidationError as e:
         return [f"{'/'.join(map(str, e.path))}: {e.message}"]

@@ -160,6 +160,7 @@ mod wasm {
         memory_bytes: 4 << 30,
         module_bytes: 64 << 20,
         compile_timeout: std::time::Duration::from_secs(600),
+        compiler: cache::Choice::Cranelift,
         max_findings: usize::MAX,
         max_patches: usize::MAX,
     };
@@ -188,12 +189,12 @@ mod wasm {
             let bytes =
                 std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             let engine = sandbox::engine()?;
-            let (component, _) = phase("engine component: load", || {
+            let (component, ..) = phase("engine component: load", || {
                 cache::load(
-                    engine,
                     &bytes,
                     cache::open_default().as_ref().map_err(String::as_str),
-                    |b| cache::compile(engine, b),
+                    cache::Choice::Cranelift,
+                    cache::compile,
                 )
             })
             .with_context(|| format!("the engine component {}", path.display()))?;

@@ -22,6 +22,7 @@ pub fn bounds(sandbox: &vf_plugin::config::Sandbox) -> sandbox::Bounds {
         memory_bytes: mib(sandbox.memory_mib),
         module_bytes: mib(sandbox.max_module_mib),
         compile_timeout: std::time::Duration::from_millis(sandbox.compile_timeout_ms),
+        compiler: sandbox.compiler,
         max_findings: sandbox.max_findings,
         max_patches: sandbox.max_patch_operations,
     }

@@ -197,6 +197,201 @@ fn a_cache_others_can_write_or_a_key_others_can_read_is_not_used() {
     );
 }
 
+/// `sandbox.compiler` (issue 20): each compiler's code is a cache entry of its own, proved
+/// for that compiler's build, so one's entry is never run as the other's; `auto` uses a
+/// Cranelift entry when there is one, and compiles large modules with Winch.
+#[test]
+fn each_compiler_has_entries_of_its_own_and_auto_picks_by_size() {
+    let env = Env::new("compilers");
+    let labels = module("require-labels");
+    let inspect = |path: &Path, compiler: &str| {
+        let config = env.config(&format!("sandbox: {{compiler: {compiler}}}\n"));
+        let out = env.run(
+            &[
+                "policy",
+                "inspect",
+                "--config",
+                config.to_str().unwrap(),
+                path.to_str().unwrap(),
+            ],
+            b"",
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(inspect(&labels, "winch").contains("compiled now, and cached\ncompiler:    winch"));
+    let winch_entry = entries(&env);
+    assert_eq!(winch_entry.len(), 1);
+    // A small module under `auto`: a Winch entry serves until Cranelift has compiled it.
+    assert!(
+        inspect(&labels, "auto")
+            .contains("loaded from the cache (its MAC verified)\ncompiler:    winch")
+    );
+    assert!(
+        inspect(&labels, "cranelift").contains("compiled now, and cached\ncompiler:    cranelift")
+    );
+    let cranelift_entry: Vec<PathBuf> = entries(&env)
+        .into_iter()
+        .filter(|e| !winch_entry.contains(e))
+        .collect();
+    assert_eq!(cranelift_entry.len(), 1);
+    assert!(
+        inspect(&labels, "auto")
+            .contains("loaded from the cache (its MAC verified)\ncompiler:    cranelift")
+    );
+    // Winch's entry under Cranelift's name: proved for another build, it is not run, nor
+    // papered over with the Winch entry: the module is compiled again, and the report says why.
+    std::fs::copy(&winch_entry[0], &cranelift_entry[0]).unwrap();
+    let text = inspect(&labels, "auto");
+    assert!(
+        text.contains(
+            "compiled now (the cache entry did not verify), and cached\ncompiler:    cranelift"
+        ),
+        "{text}"
+    );
+    assert!(
+        inspect(&labels, "auto")
+            .contains("loaded from the cache (its MAC verified)\ncompiler:    cranelift")
+    );
+    // Planted at an entry's name: a FIFO is not waited on, a link to an endless device is not
+    // followed; both are recompiled over.
+    std::fs::remove_file(&cranelift_entry[0]).unwrap();
+    assert!(
+        Command::new("mkfifo")
+            .arg(&cranelift_entry[0])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let text = inspect(&labels, "cranelift");
+    assert!(
+        text.contains("compiled now, and cached\ncompiler:    cranelift"),
+        "{text}"
+    );
+    std::fs::remove_file(&cranelift_entry[0]).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &cranelift_entry[0]).unwrap();
+    let text = inspect(&labels, "cranelift");
+    assert!(
+        text.contains("compiled now, and cached\ncompiler:    cranelift"),
+        "{text}"
+    );
+    // A module of 8 MiB or more (padded with a custom section, which changes nothing else)
+    // is compiled by Winch under `auto`, and does what it did.
+    // Named as the module, so its findings carry the same origin.
+    let big = env.write(
+        "require-labels.wasm",
+        &padded(std::fs::read(&labels).unwrap(), 8 << 20),
+    );
+    assert!(inspect(&big, "auto").contains("compiled now, and cached\ncompiler:    winch"));
+    let release = "---\n# Source: t/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n";
+    let reports: Vec<String> = [&labels, &big]
+        .iter()
+        .map(|module| {
+            let config = env.config(&format!(
+                "modules:\n  - path: {}\n    sha256: {}\n    settings: {{labels: [team]}}\n",
+                module.display(),
+                sha(module)
+            ));
+            let out = env.run(
+                &[
+                    "--config",
+                    config.to_str().unwrap(),
+                    "--format",
+                    "json",
+                    "--audit",
+                ],
+                release.as_bytes(),
+            );
+            let report: serde_json::Value = serde_json::from_slice(&out.stderr)
+                .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+            report["findings"].to_string()
+        })
+        .collect();
+    assert!(reports[0].contains("require-labels"), "{}", reports[0]);
+    assert_eq!(reports[0], reports[1]);
+}
+
+/// `module` with a custom section of `bytes` zeros appended: larger, and otherwise the same.
+fn padded(mut module: Vec<u8>, bytes: usize) -> Vec<u8> {
+    let name = b"padding";
+    let mut section = vec![u8::try_from(name.len()).unwrap()];
+    section.extend_from_slice(name);
+    section.resize(section.len() + bytes, 0);
+    module.push(0);
+    let mut size = section.len() as u64;
+    loop {
+        let byte = (size & 0x7f) as u8;
+        size >>= 7;
+        module.push(if size == 0 { byte } else { byte | 0x80 });
+        if size == 0 {
+            break;
+        }
+    }
+    module.extend_from_slice(&section);
+    module
+}
+
+/// A core module with a function that tail-calls itself (never called): Cranelift compiles
+/// tail calls, Winch does not.
+fn tail_call_module() -> Vec<u8> {
+    use wasm_encoder::{CodeSection, Function, FunctionSection, Instruction, Module, TypeSection};
+    let mut module = Module::new();
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    module.section(&types);
+    let mut functions = FunctionSection::new();
+    functions.function(0);
+    module.section(&functions);
+    let mut code = CodeSection::new();
+    let mut body = Function::new([]);
+    body.instruction(&Instruction::ReturnCall(0));
+    body.instruction(&Instruction::End);
+    code.function(&body);
+    module.section(&code);
+    module.finish()
+}
+
+/// A large module Winch cannot compile (a tail call) still loads when the compiler is left to
+/// vf-post (Cranelift takes over); asked for Winch, the error says what to change.
+#[test]
+fn a_large_module_winch_cannot_compile_falls_back_to_cranelift_under_auto() {
+    let env = Env::new("fallback");
+    let labels = std::fs::read(module("require-labels")).unwrap();
+    let module = env.write(
+        "require-labels.wasm",
+        &padded(
+            with_extra_instances(&labels, &[tail_call_module()]),
+            8 << 20,
+        ),
+    );
+    let inspect = |compiler: &str| {
+        let config = env.config(&format!("sandbox: {{compiler: {compiler}}}\n"));
+        env.run(
+            &[
+                "policy",
+                "inspect",
+                "--config",
+                config.to_str().unwrap(),
+                module.to_str().unwrap(),
+            ],
+            b"",
+        )
+    };
+    let out = inspect("auto");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(text.contains("compiler:    cranelift"), "{text}");
+    let out = inspect("winch");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Winch (sandbox.compiler: winch) cannot compile it")
+            && err.contains("tail call"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
 /// A component around a real module, with `extra` core modules instantiated beside it.
 fn with_extra_instances(component: &[u8], extra: &[Vec<u8>]) -> Vec<u8> {
     fn leb(mut value: u64, out: &mut Vec<u8>) {

@@ -188,6 +188,8 @@ pub struct Sandbox {
     pub max_module_mib: u64,
     /// The longest a module may take to compile, milliseconds.
     pub compile_timeout_ms: u64,
+    /// Which compiler turns a module into native code when no cache entry has it.
+    pub compiler: Compiler,
     /// Findings one module may return for one release.
     pub max_findings: usize,
     /// Patch operations one module may send in one release.
@@ -204,6 +206,21 @@ pub struct Sandbox {
     pub cel_cost_per_evaluation: u64,
 }
 
+/// The compiler of policy modules (`sandbox.compiler`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compiler {
+    /// Cranelift for modules under 8 MiB, Winch for larger ones (language runtimes such as
+    /// CPython or StarlingMonkey, which Cranelift takes seconds to compile). A Cranelift entry
+    /// in the cache is always preferred.
+    #[default]
+    Auto,
+    /// Cranelift, wasmtime's optimizing compiler: slower to compile, faster code.
+    Cranelift,
+    /// Winch, wasmtime's baseline compiler: a fraction of Cranelift's compile time, slower code.
+    Winch,
+}
+
 impl Default for Sandbox {
     fn default() -> Self {
         Self {
@@ -211,6 +228,7 @@ impl Default for Sandbox {
             memory_mib: 64,
             max_module_mib: 32,
             compile_timeout_ms: 60_000,
+            compiler: Compiler::Auto,
             max_findings: 10_000,
             max_patch_operations: 10_000,
             max_patch_operations_per_document: 1_000,

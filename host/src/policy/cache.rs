@@ -18,6 +18,9 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use super::sandbox::{self, Compiler};
+pub use vf_plugin::config::Compiler as Choice;
+
 const MAGIC: &[u8; 8] = b"VFPOSTC2";
 const MAC_LEN: usize = 32;
 const KEY_LEN: usize = 32;
@@ -100,53 +103,152 @@ impl Cache {
     }
 }
 
-/// The component for `bytes`, from the cache when an entry verifies. `compile` compiles
-/// (under the sandbox's compile-time limit).
+/// Modules from this size on are compiled with Winch when the configuration leaves the choice
+/// to vf-post: they are language runtimes (CPython 18 MB, StarlingMonkey 12 MB) that Cranelift
+/// takes seconds to compile, where Winch takes a fraction of that. Our own runtimes (CEL, Rego,
+/// the engine, 1 to 4 MB) and modules written in Rust stay below and get Cranelift's code.
+pub const BASELINE_FROM_BYTES: usize = 8 << 20;
+
+/// The component for `bytes`, from the cache when an entry verifies (a Cranelift entry first,
+/// when the choice is vf-post's), else compiled by `compile` (under the sandbox's compile-time
+/// limit) with the compiler `choice` names, and cached. Also says which compiler made it.
 pub fn load(
-    engine: &Engine,
     bytes: &[u8],
     cache: Result<&Cache, &str>,
-    compile: impl FnOnce(&[u8]) -> Result<Component>,
-) -> Result<(Component, Obtained)> {
-    let cache = match cache {
-        Ok(cache) => cache,
-        Err(why) => return Ok((compile(bytes)?, Obtained::Uncached(why.to_owned()))),
+    choice: Choice,
+    compile: impl Fn(&'static Engine, &[u8]) -> Result<Component>,
+) -> Result<(Component, Obtained, Compiler)> {
+    let fresh = match choice {
+        Choice::Cranelift => Compiler::Cranelift,
+        Choice::Winch => Compiler::Winch,
+        Choice::Auto if bytes.len() >= BASELINE_FROM_BYTES => Compiler::Winch,
+        Choice::Auto => Compiler::Cranelift,
+    };
+    let candidates: &[Compiler] = match choice {
+        Choice::Auto => &[Compiler::Cranelift, Compiler::Winch],
+        _ => &[fresh],
     };
     let wasm_sha = Sha256::digest(bytes);
-    let build = build_id(engine);
-    let path = cache.dir.join(format!(
-        "{wasm_sha:x}-{:x}.cwasm",
-        Sha256::digest(build.as_bytes())
-    ));
-    let mut obtained = Obtained::Compiled;
-    if let Ok(entry) = std::fs::read(&path) {
-        obtained = Obtained::Recompiled;
+    let (cache, mut obtained) = match cache {
+        Ok(cache) => (Some(cache), Obtained::Compiled),
+        Err(why) => (None, Obtained::Uncached(why.to_owned())),
+    };
+    for &compiler in candidates.iter().filter(|_| cache.is_some()) {
+        let cache = cache.expect("filtered");
+        // An engine this machine cannot make serves no entry.
+        let Ok(engine) = sandbox::engine_of(compiler) else {
+            continue;
+        };
+        let (path, build) = entry(cache, &wasm_sha, engine, compiler);
+        let Some(entry) = read_entry(&path, bytes.len()) else {
+            continue;
+        };
         if let Some(artifact) = verified(cache, &entry, &wasm_sha, &build) {
             // SAFETY: `artifact` is byte for byte what `Component::serialize` wrote in this
-            // process's build for exactly this module: the HMAC over the module's hash, the
-            // build and the artifact, under a key only this user can read, proves vf-post
-            // wrote it. wasmtime also rejects artifacts of another configuration itself.
+            // process's build, with this compiler, for exactly this module: the HMAC over the
+            // module's hash, the build and the artifact, under a key only this user can read,
+            // proves vf-post wrote it. wasmtime also rejects artifacts of another
+            // configuration itself.
             #[allow(unsafe_code)]
             let loaded = unsafe { Component::deserialize(engine, artifact) };
             if let Ok(component) = loaded {
-                return Ok((component, Obtained::Cached));
+                return Ok((component, Obtained::Cached, compiler));
             }
         }
+        // Foreign, tampered or corrupt: never run, and not papered over with another
+        // compiler's entry either. The module is compiled again, and the report says why.
+        obtained = Obtained::Recompiled;
+        break;
     }
-    let component = compile(bytes)?;
-    // Best effort: a read-only cache only costs the next run a compile.
-    let _ = store(cache, &path, &component, &wasm_sha, &build);
-    Ok((component, obtained))
+    let (component, compiler) = compile_with(fresh, choice, bytes, &compile)?;
+    if let Some(cache) = cache {
+        let engine = component.engine();
+        let (path, build) = entry(cache, &wasm_sha, engine, compiler);
+        // Best effort: a read-only cache only costs the next run a compile.
+        let _ = store(cache, &path, &component, &wasm_sha, &build);
+    }
+    Ok((component, obtained, compiler))
 }
 
-/// The build an artifact belongs to: vf-post's version and wasmtime's compatibility hash.
-fn build_id(engine: &Engine) -> String {
+/// Compiles with `fresh`. Winch does not compile every proposal Cranelift does (tail calls,
+/// relaxed SIMD): when the choice was vf-post's, such a module gets Cranelift instead; when the
+/// configuration asked for Winch, the error says so. A compilation that ran out of time is not
+/// tried again.
+fn compile_with(
+    fresh: Compiler,
+    choice: Choice,
+    bytes: &[u8],
+    compile: &impl Fn(&'static Engine, &[u8]) -> Result<Component>,
+) -> Result<(Component, Compiler)> {
+    let first = sandbox::engine_of(fresh).and_then(|engine| compile(engine, bytes));
+    match first {
+        Ok(component) => Ok((component, fresh)),
+        Err(e) if fresh == Compiler::Winch && e.downcast_ref::<TimedOut>().is_none() => {
+            if choice == Choice::Auto {
+                let engine = sandbox::engine()?;
+                Ok((compile(engine, bytes)?, Compiler::Cranelift))
+            } else {
+                Err(e.context(
+                    "Winch (sandbox.compiler: winch) cannot compile it; Cranelift may (sandbox.compiler: cranelift)",
+                ))
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A compilation that ran past `sandbox.compileTimeoutMs`.
+#[derive(Debug)]
+pub struct TimedOut(pub String);
+
+impl std::fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+/// A cache entry's bytes, if it is a regular file of plausible size: a link, a FIFO or a
+/// device planted at its name is not followed, waited on or read without end. An artifact is
+/// a few times its module's size; far more is not ours.
+fn read_entry(path: &Path, module_len: usize) -> Option<Vec<u8>> {
+    let limit = module_len.saturating_mul(16).saturating_add(16 << 20) as u64;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() > limit {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    (&mut file).take(limit + 1).read_to_end(&mut bytes).ok()?;
+    (bytes.len() as u64 <= limit).then_some(bytes)
+}
+
+/// Where the entry of a module compiled by `compiler` lives, and the build it is proved for.
+fn entry(cache: &Cache, wasm_sha: &[u8], engine: &Engine, compiler: Compiler) -> (PathBuf, String) {
+    let build = build_id(engine, compiler);
+    let module: String = wasm_sha.iter().map(|b| format!("{b:02x}")).collect();
+    let path = cache.dir.join(format!(
+        "{module}-{:x}.cwasm",
+        Sha256::digest(build.as_bytes())
+    ));
+    (path, build)
+}
+
+/// The build an artifact belongs to: vf-post's version, the compiler and wasmtime's
+/// compatibility hash.
+fn build_id(engine: &Engine, compiler: Compiler) -> String {
     use std::hash::{Hash as _, Hasher as _};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
     format!(
-        "vf-post {} {:016x}",
+        "vf-post {} {} {:016x}",
         env!("CARGO_PKG_VERSION"),
+        compiler.as_str(),
         hasher.finish()
     )
 }

@@ -68,14 +68,15 @@ pub fn inspect(path: &Path, bounds: Bounds) -> Result<Inspection> {
     };
     writeln!(
         out,
-        "compiled:    {}",
+        "compiled:    {}\ncompiler:    {}",
         match &loaded.obtained {
             Obtained::Cached => "loaded from the cache (its MAC verified)".to_owned(),
             Obtained::Compiled => "compiled now, and cached".to_owned(),
             Obtained::Recompiled =>
                 "compiled now (the cache entry did not verify), and cached".to_owned(),
             Obtained::Uncached(why) => format!("compiled now, not cached: {why}"),
-        }
+        },
+        loaded.compiler.as_str()
     )?;
     let m = &loaded.metadata;
     writeln!(out, "describes:   {} {}", clean(&m.name), clean(&m.version))?;

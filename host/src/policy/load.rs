@@ -20,7 +20,7 @@ use super::bindings::module_with_reads::exports::vf::policy::reads::{
     GuestIndices as ReadsIndices, Step as WitStep,
 };
 use super::cache::{self, Obtained};
-use super::sandbox::{self, Bounds, Limits};
+use super::sandbox::{self, Bounds, Compiler, Limits};
 use vf_plugin::modules::{Parts, Reads, Step};
 
 /// The interface a policy module must export.
@@ -40,6 +40,8 @@ pub struct Loaded {
     pub reads: Option<ReadsIndices>,
     pub metadata: Metadata,
     pub obtained: Obtained,
+    /// The compiler that made its code.
+    pub compiler: Compiler,
     pub sha256: String,
 }
 
@@ -94,8 +96,7 @@ fn call<T>(
     bounds: Bounds,
     f: impl FnOnce(&Module, &mut Store<Limits>) -> wasmtime::Result<T>,
 ) -> Result<T> {
-    let engine = sandbox::engine()?;
-    let mut store = sandbox::store(engine, bounds);
+    let mut store = sandbox::store(pre.instance_pre().engine(), bounds);
     let result = pre
         .instantiate(&mut store)
         .and_then(|module| f(&module, &mut store));
@@ -242,16 +243,15 @@ pub fn load(name: &str, path: &Path, pin: Option<&str>, bounds: Bounds) -> Resul
     if let Some(why) = wit.refusal() {
         bail!("{label} {why}");
     }
-    let engine = sandbox::engine()?;
     let cache = cache::open_default();
-    let (component, obtained) = cache::load(
-        engine,
+    let (component, obtained, compiler) = cache::load(
         &bytes,
         cache.as_ref().map_err(String::as_str),
-        |b| compile_within(engine, b, bounds),
+        bounds.compiler,
+        |engine, b| compile_within(engine, b, bounds),
     )
     .map_err(|e| anyhow!("{label}: {e:#}"))?;
-    let linker = Linker::<Limits>::new(engine);
+    let linker = Linker::<Limits>::new(component.engine());
     let pre = linker
         .instantiate_pre(&component)
         .and_then(ModulePre::new)
@@ -276,6 +276,7 @@ pub fn load(name: &str, path: &Path, pin: Option<&str>, bounds: Bounds) -> Resul
         reads,
         metadata,
         obtained,
+        compiler,
         sha256,
     })
 }
@@ -293,10 +294,10 @@ fn compile_within(engine: &Engine, bytes: &[u8], bounds: Bounds) -> Result<Compo
     result
         .recv_timeout(bounds.compile_timeout)
         .unwrap_or_else(|_| {
-            Err(anyhow!(
+            Err(anyhow::Error::new(cache::TimedOut(format!(
                 "took longer than {} s to compile (sandbox.compileTimeoutMs)",
                 bounds.compile_timeout.as_secs_f64()
-            ))
+            ))))
         })
 }
 
@@ -332,8 +333,8 @@ pub fn check_settings(mut module: PolicyModule) -> Result<PolicyModule> {
         (_, false) => Reads::Identity,
         (None, true) => Reads::Whole,
         (Some(indices), true) => {
-            let engine = sandbox::engine()?;
-            let mut store = sandbox::store(engine, module.bounds);
+            let pre = module.loaded.pre.instance_pre();
+            let mut store = sandbox::store(pre.engine(), module.bounds);
             let parts = module
                 .loaded
                 .pre

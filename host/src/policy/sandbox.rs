@@ -8,7 +8,10 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::Result;
-use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
+use wasmtime::{Config, Engine, ResourceLimiter, Store, Strategy, Trap};
+
+/// wasmtime's default stack for WebAssembly frames (`Config::max_wasm_stack`).
+const DEFAULT_WASM_STACK: usize = 512 * 1024;
 
 /// Epoch tick: the granularity of time bounds.
 const TICK: Duration = Duration::from_millis(10);
@@ -23,27 +26,69 @@ const MAX_INSTANCES: usize = 64;
 const MAX_MEMORIES: usize = 16;
 const MAX_TABLES: usize = 64;
 
-/// The process's wasmtime engine, with its epoch ticker.
+/// The compiler an engine uses. Each has its own engine: a component runs only in the engine
+/// that compiled it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compiler {
+    /// Cranelift, the optimizing compiler.
+    Cranelift,
+    /// Winch, the baseline compiler.
+    Winch,
+}
+
+impl Compiler {
+    /// Its name, as `sandbox.compiler` and the reports spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compiler::Cranelift => "cranelift",
+            Compiler::Winch => "winch",
+        }
+    }
+}
+
+static ENGINES: [OnceLock<Engine>; 2] = [OnceLock::new(), OnceLock::new()];
+static TICKER: OnceLock<std::io::Result<()>> = OnceLock::new();
+
+/// The process's Cranelift engine (our own engine component, and every module by default).
 pub fn engine() -> Result<&'static Engine> {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    if let Some(engine) = ENGINE.get() {
+    engine_of(Compiler::Cranelift)
+}
+
+/// The process's engine for `compiler`. One ticker thread advances the epoch of every engine
+/// made: without it no time bound would hold, so an engine is refused if it cannot start.
+pub fn engine_of(compiler: Compiler) -> Result<&'static Engine> {
+    let slot = &ENGINES[compiler as usize];
+    if let Some(engine) = slot.get() {
         return Ok(engine);
     }
     let mut config = Config::new();
     config.epoch_interruption(true);
     config.wasm_component_model(true);
     config.parallel_compilation(true);
+    if compiler == Compiler::Winch {
+        config.strategy(Strategy::Winch);
+        // Winch keeps locals and operands in memory: its frames are about twice Cranelift's.
+        // Twice the stack keeps the recursion depth a module gets the same under both.
+        config.max_wasm_stack(2 * DEFAULT_WASM_STACK);
+    }
     let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
-    let engine = ENGINE.get_or_init(|| engine);
-    let ticker = engine.clone();
-    std::thread::Builder::new()
-        .name("vf-post-epoch".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(TICK);
-                ticker.increment_epoch();
-            }
-        })?;
+    let engine = slot.get_or_init(|| engine);
+    let ticker = TICKER.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("vf-post-epoch".into())
+            .spawn(|| {
+                loop {
+                    std::thread::sleep(TICK);
+                    for engine in ENGINES.iter().filter_map(OnceLock::get) {
+                        engine.increment_epoch();
+                    }
+                }
+            })
+            .map(drop)
+    });
+    if let Err(e) = ticker {
+        anyhow::bail!("cannot start the sandbox's clock thread: {e}");
+    }
     Ok(engine)
 }
 
@@ -115,6 +160,8 @@ pub struct Bounds {
     pub module_bytes: usize,
     /// The longest a module may take to compile.
     pub compile_timeout: Duration,
+    /// Which compiler compiles a module the cache does not hold.
+    pub compiler: vf_plugin::config::Compiler,
     /// Findings one evaluation may return.
     pub max_findings: usize,
     /// Patches one evaluation may return.
