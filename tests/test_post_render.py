@@ -127,3 +127,54 @@ def test_output_is_deterministic_and_a_second_run_changes_nothing():
     assert first.returncode == 0 and first.stdout == second.stdout
     again = vf_post(first.stdout)
     assert again.returncode == 0 and again.stdout == first.stdout
+
+
+def test_extra_dapr_annotations_reach_the_pod_templates_from_values_alone(tmp_path):
+    """Issue 19: a Dapr setting vf-post has no field for takes the chart's values only
+    (`dapr.annotations` for every app, `<service>.dapr.annotations` for one), through the
+    contract to the pod templates; the service's win over every app's, and both over vf-post's
+    own settings. Values daprd would misread are findings; identity keys are refused."""
+    over = tmp_path / "over.yaml"
+    over.write_text("dapr:\n  annotations: {dapr.io/log-as-json: 'true', dapr.io/app-max-concurrency: '10',"
+                    " dapr.io/log-level: warn}\n"
+                    "workmanager:\n  dapr:\n    annotations: {dapr.io/app-max-concurrency: '5', dapr.io/graceful-shutdown-seconds: '20'}\n")
+    _, objects = render([over], post_render=True)
+    api = pod_template(objects[("Deployment", "virtufin-api")])["metadata"]["annotations"]
+    work = pod_template(objects[("Deployment", "virtufin-workmanager")])["metadata"]["annotations"]
+    assert api["dapr.io/log-as-json"] == "true" and api["dapr.io/app-max-concurrency"] == "10"
+    assert api["dapr.io/log-level"] == "warn", "an extra annotation wins over the dapr.logLevel setting"
+    assert work["dapr.io/app-max-concurrency"] == "5" and work["dapr.io/graceful-shutdown-seconds"] == "20"
+    assert "dapr.io/graceful-shutdown-seconds" not in api
+    for key in objects:
+        if key != CONTRACT:
+            assert problems(objects[key]) == [], key
+    # A value daprd would read as something else is a finding naming the annotation.
+    over.write_text("workmanager:\n  dapr:\n    annotations: {dapr.io/graceful-shutdown-seconds: soon}\n")
+    report = tmp_path / "report.json"
+    out = helm("install", CHART, values=[str(over)], post_renderer="vf-post",
+               args=["--format", "json", "--report", str(report)])
+    assert not out["ok"]
+    found = [f for f in json.loads(report.read_text())["findings"] if f["rule"] == "dapr-annotation-values"]
+    assert [(f["object"]["name"], f["message"]) for f in found] == [
+        ("virtufin-workmanager", 'dapr.io/graceful-shutdown-seconds is "soon", not an integer; the injector ignores it')]
+    # The schema refuses identity keys, keys outside dapr.io/ and values that are not text.
+    for bad in ("dapr:\n  annotations: {dapr.io/app-id: other}\n",
+                "api:\n  dapr:\n    annotations: {dapr.io/enabled: 'false'}\n",
+                "dapr:\n  annotations: {example.com/x: y}\n",
+                "dapr:\n  annotations: {dapr.io/app-max-concurrency: 5}\n"):
+        over.write_text(bad)
+        out = helm("install", CHART, values=[str(over)])
+        assert not out["ok"] and "values don't meet the specifications of the schema" in out["error"], (bad, out)
+
+
+def test_a_contract_whose_extra_annotations_set_an_identity_is_refused():
+    """Without the chart's schema (a hand-written contract), vf-post refuses it itself."""
+    stream = helm3_form()
+    for inject, message in (('    config: "virtufin"', 'dapr.annotations: dapr.io/app-id comes from each app'),
+                            ('    config: "virtufin"', 'is not a dapr.io/ annotation')):
+        key = "dapr.io/app-id" if "app-id" in message else "example.com/x"
+        bad = stream.replace(inject.encode(), f'    annotations: {{"{key}": "x"}}\n{inject}'.encode(), 1)
+        assert bad != stream
+        out = vf_post(bad)
+        assert out.returncode == 2 and not out.stdout, out.stderr
+        assert message in out.stderr.decode() and "vf-post-contract.yaml" in out.stderr.decode(), out.stderr

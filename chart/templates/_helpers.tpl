@@ -166,3 +166,16 @@ vf.milliseconds: a one-unit duration (500ms, 30s, 1m, 1h) in milliseconds.
 {{- $unit := regexFind "[a-z]+$" . }}
 {{- mul (int (trimSuffix $unit .)) (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit) }}
 {{- end }}
+
+{{/*
+vf.daprAnnotations: a contract's `annotations:` from a map of extra dapr.io/ annotations, every
+value quoted (vf-post reads them as text, as the injector does). Nothing when the map is empty.
+*/}}
+{{- define "vf.daprAnnotations" -}}
+{{- if . }}
+annotations:
+  {{- range $key, $value := . }}
+  {{ $key | quote }}: {{ $value | toString | quote }}
+  {{- end }}
+{{- end }}
+{{- end }}

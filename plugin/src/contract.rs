@@ -4,6 +4,8 @@
 //! output; installed without vf-post, the unknown kind makes Helm fail before anything is
 //! created. Schema and rationale: docs/contract.md.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use crate::document::Document;
@@ -84,6 +86,9 @@ pub struct DaprDefaults {
     pub app_health: Option<AppHealth>,
     /// `dapr.io/sidecar-{cpu,memory}-{request,limit}`.
     pub sidecar_resources: Option<SidecarResources>,
+    /// More `dapr.io/` annotations for every Dapr app, as they are.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// Sidecar metrics.
@@ -248,6 +253,38 @@ pub struct AppDapr {
     pub enabled: bool,
     /// `dapr.io/app-id`.
     pub app_id: String,
+    /// More `dapr.io/` annotations for this app; they win over every app's.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Extra annotations are Dapr's alone, and never an app's identity, which its own `dapr`
+/// gives: anything else would be written on the pod template behind the chart's back.
+fn extra_annotations(
+    at: &str,
+    annotations: &BTreeMap<String, String>,
+) -> std::result::Result<(), String> {
+    for key in annotations.keys() {
+        let name = key.strip_prefix(crate::dapr::PREFIX).unwrap_or("");
+        let valid = !name.is_empty()
+            && name.len() <= 63
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !name.starts_with('-')
+            && !name.ends_with('-');
+        if !valid {
+            return Err(format!(
+                "{at}: {key:?} is not a dapr.io/ annotation (dapr.io/ and lowercase letters, digits and '-')"
+            ));
+        }
+        if crate::dapr::IDENTITY.contains(&key.as_str()) {
+            return Err(format!(
+                "{at}: {key} comes from each app's own dapr settings (enabled, appId), not from extra annotations"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Finds the contract, checks it, and leaves it out of the output.
@@ -299,6 +336,13 @@ fn read(doc: &Document) -> Result<Contract> {
 
 /// What Dapr or Kubernetes would reject later, often silently, is refused here.
 fn check(contract: &Contract) -> std::result::Result<(), String> {
+    extra_annotations("dapr.annotations", &contract.dapr.annotations)?;
+    for app in &contract.apps {
+        extra_annotations(
+            &format!("app {}: dapr.annotations", app.name),
+            &app.dapr.annotations,
+        )?;
+    }
     let mut ids = std::collections::BTreeSet::new();
     for app in &contract.apps {
         let at = format!("app {}", app.name);

@@ -1,5 +1,5 @@
-//! What vf-post knows about Dapr's sidecar injector (reference/dapr.md §1): annotation keys
-//! and the values daprd rejects, often by exiting or, worse, by ignoring them.
+//! What vf-post knows about Dapr's sidecar injector (reference/dapr.md §1): every `dapr.io/`
+//! annotation key it writes or checks, spelled here once, with how daprd reads its value.
 
 /// Prefix of every injector annotation.
 pub const PREFIX: &str = "dapr.io/";
@@ -15,17 +15,129 @@ pub const APP_PROTOCOL: &str = "dapr.io/app-protocol";
 pub const CONFIG: &str = "dapr.io/config";
 /// `dapr.io/log-level`.
 pub const LOG_LEVEL: &str = "dapr.io/log-level";
+/// `dapr.io/enable-api-logging`.
+pub const ENABLE_API_LOGGING: &str = "dapr.io/enable-api-logging";
+/// `dapr.io/enable-metrics`: `"false"` omits the flag, and daprd's default is on.
+pub const ENABLE_METRICS: &str = "dapr.io/enable-metrics";
+/// `dapr.io/metrics-port`.
+pub const METRICS_PORT: &str = "dapr.io/metrics-port";
+/// `dapr.io/enable-app-health-check`.
+pub const ENABLE_APP_HEALTH_CHECK: &str = "dapr.io/enable-app-health-check";
+/// `dapr.io/app-health-check-path`.
+pub const APP_HEALTH_CHECK_PATH: &str = "dapr.io/app-health-check-path";
 /// `dapr.io/app-health-probe-interval` (seconds).
 pub const PROBE_INTERVAL: &str = "dapr.io/app-health-probe-interval";
 /// `dapr.io/app-health-probe-timeout` (milliseconds).
 pub const PROBE_TIMEOUT: &str = "dapr.io/app-health-probe-timeout";
+/// `dapr.io/app-health-threshold`.
+pub const HEALTH_THRESHOLD: &str = "dapr.io/app-health-threshold";
+/// `dapr.io/sidecar-cpu-request`.
+pub const SIDECAR_CPU_REQUEST: &str = "dapr.io/sidecar-cpu-request";
+/// `dapr.io/sidecar-memory-request`.
+pub const SIDECAR_MEMORY_REQUEST: &str = "dapr.io/sidecar-memory-request";
+/// `dapr.io/sidecar-cpu-limit`.
+pub const SIDECAR_CPU_LIMIT: &str = "dapr.io/sidecar-cpu-limit";
+/// `dapr.io/sidecar-memory-limit`.
+pub const SIDECAR_MEMORY_LIMIT: &str = "dapr.io/sidecar-memory-limit";
+
+/// How the injector and daprd read an annotation's value; what they do with one that does not
+/// read is in the rule's message (rules/dapr_workloads.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// Any text.
+    Text,
+    /// An int32: anything else the injector ignores.
+    Integer,
+    /// `true` or `false`: anything else Dapr reads as false.
+    Boolean,
+    /// A Kubernetes quantity: anything else drops every sidecar resource.
+    Quantity,
+    /// One of these words: anything else makes daprd exit.
+    OneOf(&'static [&'static str]),
+}
+
+/// A `dapr.io/` annotation key and the form of its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Annotation {
+    /// `dapr.io/<name>`.
+    pub key: &'static str,
+    /// How its value is read.
+    pub form: Form,
+}
+
+const fn annotation(key: &'static str, form: Form) -> Annotation {
+    Annotation { key, form }
+}
+
+/// Accepted `dapr.io/app-protocol` values.
+pub const PROTOCOLS: &[&str] = &["http", "https", "grpc", "grpcs", "h2c"];
+/// Accepted `dapr.io/log-level` values.
+pub const LOG_LEVELS: &[&str] = &["debug", "info", "warn", "error", "fatal"];
+
+/// Every annotation whose value vf-post checks or writes. A key not listed is passed through
+/// and checked only for being text.
+pub const ANNOTATIONS: &[Annotation] = &[
+    annotation(ENABLED, Form::Text),
+    annotation(APP_ID, Form::Text),
+    annotation(APP_PORT, Form::Text),
+    annotation(APP_PROTOCOL, Form::OneOf(PROTOCOLS)),
+    annotation(CONFIG, Form::Text),
+    annotation(LOG_LEVEL, Form::OneOf(LOG_LEVELS)),
+    annotation(ENABLE_API_LOGGING, Form::Boolean),
+    annotation(ENABLE_METRICS, Form::Boolean),
+    annotation(METRICS_PORT, Form::Integer),
+    annotation(ENABLE_APP_HEALTH_CHECK, Form::Boolean),
+    annotation(APP_HEALTH_CHECK_PATH, Form::Text),
+    annotation(PROBE_INTERVAL, Form::Integer),
+    annotation(PROBE_TIMEOUT, Form::Integer),
+    annotation(HEALTH_THRESHOLD, Form::Integer),
+    annotation(SIDECAR_CPU_REQUEST, Form::Quantity),
+    annotation(SIDECAR_MEMORY_REQUEST, Form::Quantity),
+    annotation(SIDECAR_CPU_LIMIT, Form::Quantity),
+    annotation(SIDECAR_MEMORY_LIMIT, Form::Quantity),
+    annotation("dapr.io/grpc-port", Form::Integer),
+    annotation("dapr.io/internal-grpc-port", Form::Integer),
+    annotation("dapr.io/graceful-shutdown-seconds", Form::Integer),
+    annotation(
+        "dapr.io/sidecar-liveness-probe-delay-seconds",
+        Form::Integer,
+    ),
+    annotation(
+        "dapr.io/sidecar-liveness-probe-timeout-seconds",
+        Form::Integer,
+    ),
+    annotation(
+        "dapr.io/sidecar-liveness-probe-period-seconds",
+        Form::Integer,
+    ),
+    annotation("dapr.io/sidecar-liveness-probe-threshold", Form::Integer),
+    annotation(
+        "dapr.io/sidecar-readiness-probe-delay-seconds",
+        Form::Integer,
+    ),
+    annotation(
+        "dapr.io/sidecar-readiness-probe-timeout-seconds",
+        Form::Integer,
+    ),
+    annotation(
+        "dapr.io/sidecar-readiness-probe-period-seconds",
+        Form::Integer,
+    ),
+    annotation("dapr.io/sidecar-readiness-probe-threshold", Form::Integer),
+    annotation("dapr.io/log-as-json", Form::Boolean),
+];
+
+/// The form of `key`'s value, if vf-post knows the key.
+pub fn form_of(key: &str) -> Option<Form> {
+    ANNOTATIONS.iter().find(|a| a.key == key).map(|a| a.form)
+}
+
+/// Keys a chart's extra annotations may not set: they come from each app's own `dapr`
+/// (enabled, app id), so an extra annotation could not contradict them.
+pub const IDENTITY: [&str; 2] = [ENABLED, APP_ID];
 
 /// Ports daprd binds itself: an app-port equal to one makes it exit.
 pub const RESERVED_PORTS: [u16; 2] = [3500, 50001];
-/// Accepted `dapr.io/app-protocol` values.
-pub const PROTOCOLS: [&str; 5] = ["http", "https", "grpc", "grpcs", "h2c"];
-/// Accepted `dapr.io/log-level` values.
-pub const LOG_LEVELS: [&str; 5] = ["debug", "info", "warn", "error", "fatal"];
 /// Checks an app id as Dapr does: `<id>-dapr` must be an RFC 1123 label.
 pub fn check_app_id(id: &str) -> Result<(), String> {
     let valid_chars = id

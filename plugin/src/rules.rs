@@ -65,19 +65,14 @@ impl Hit {
     }
 }
 
-/// Whether some rule needs a document parsed.
+/// Whether some rule needs a document parsed (what each reads is in its declaration), or
+/// redaction does: it masks every Secret's values in every report.
 pub fn wants(meta: &Meta) -> bool {
-    crate::workload::has_pods(&meta.kind)
-        || meta.api_version.starts_with("dapr.io/")
-        || matches!(
-            meta.kind.as_str(),
-            "PodDisruptionBudget"
-                | "ConfigMap"
-                | "Service"
-                | "Secret"
-                | "HorizontalPodAutoscaler"
-                | "NetworkPolicy"
-        )
+    meta.kind == "Secret"
+        || catalog::RULES
+            .iter()
+            .flat_map(|rule| rule.reads)
+            .any(|reads| reads.parses(meta))
 }
 
 /// Runs every built-in rule and settles the hits.
@@ -156,6 +151,15 @@ impl<'a> Context<'a> {
     /// so that a chart setting the namespace on some objects only still pairs them up.
     pub fn namespace_of(&self, doc: &'a Document) -> &'a str {
         doc.namespace().unwrap_or(&self.config.admission.namespace)
+    }
+
+    /// Whether `rule` can find anything in this run: on by default, or turned on by the
+    /// configuration or a team. A rule that is off everywhere is not worth its work.
+    pub fn may_run(&self, rule: &catalog::Rule) -> bool {
+        let on = |setting: Option<&RuleSetting>| setting.and_then(|s| s.enabled) == Some(true);
+        rule.on_by_default
+            || on(self.config.rules.get(rule.id))
+            || self.config.teams.iter().any(|t| on(t.rules.get(rule.id)))
     }
 
     /// The team an object belongs to.

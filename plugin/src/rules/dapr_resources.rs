@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{Context, Hit};
+use super::{Context, Hit, catalog};
 
 /// Metadata names that hold secrets.
 const SECRET_WORDS: &[&str] = &[
@@ -52,7 +52,7 @@ fn component(index: usize, value: &Value, hits: &mut Vec<Hit>) {
         if inline.is_some() && SECRET_WORDS.iter().any(|w| lower.contains(w)) {
             hits.push(
                 Hit::new(
-                    "dapr-secret-inline",
+                    catalog::DAPR_SECRET_INLINE.id,
                     Some(index),
                     format!("metadata {name} holds its secret inline"),
                 )
@@ -68,7 +68,7 @@ fn component(index: usize, value: &Value, hits: &mut Vec<Hit>) {
         if redis && matches!(name, "redeliverInterval" | "processingTimeout") && !integer {
             hits.push(
                 Hit::new(
-                    "dapr-component-milliseconds",
+                    catalog::DAPR_COMPONENT_MILLISECONDS.id,
                     Some(index),
                     format!("metadata {name} is {inline}, not bare milliseconds"),
                 )
@@ -78,7 +78,7 @@ fn component(index: usize, value: &Value, hits: &mut Vec<Hit>) {
         if redis && name == "maxRetryBackoff" && !integer {
             hits.push(
                 Hit::new(
-                    "dapr-max-retry-backoff",
+                    catalog::DAPR_MAX_RETRY_BACKOFF.id,
                     Some(index),
                     format!("metadata maxRetryBackoff is {inline}, not integer nanoseconds; Component init fails"),
                 )
@@ -97,7 +97,7 @@ fn configuration(index: usize, value: &Value, hits: &mut Vec<Hit>) {
         if !missing.is_empty() {
             hits.push(
                 Hit::new(
-                    "dapr-configuration-mtls",
+                    catalog::DAPR_CONFIGURATION_MTLS.id,
                     Some(index),
                     format!(
                         "spec.mtls lacks {}, which the CRD requires",
@@ -121,7 +121,7 @@ fn configuration(index: usize, value: &Value, hits: &mut Vec<Hit>) {
         if let Some(problem) = problem {
             hits.push(
                 Hit::new(
-                    "dapr-sampling-rate",
+                    catalog::DAPR_SAMPLING_RATE.id,
                     Some(index),
                     format!("tracing.samplingRate {problem}"),
                 )
@@ -145,7 +145,7 @@ fn resiliency(index: usize, value: &Value, hits: &mut Vec<Hit>) {
         {
             hits.push(
                 Hit::new(
-                    "dapr-resiliency-max-retries",
+                    catalog::DAPR_RESILIENCY_MAX_RETRIES.id,
                     Some(index),
                     format!("retry policy {name} has maxRetries {max}, not an integer"),
                 )
@@ -189,7 +189,7 @@ fn subscription(
     if let Some((resiliency, max)) = limited {
         hits.push(
             Hit::new(
-                "dapr-subscription-dead-letter",
+                catalog::DAPR_SUBSCRIPTION_DEAD_LETTER.id,
                 Some(index),
                 format!(
                     "no deadLetterTopic: after the {max} retries Resiliency {resiliency} allows on {pubsub}, a failing message is redelivered forever"

@@ -5,41 +5,11 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{Context, Hit, Pod};
+use super::{Context, Hit, Pod, catalog};
 use crate::dapr::{
-    self, APP_ID, APP_PORT, APP_PROTOCOL, CONFIG, ENABLED, LOG_LEVEL, PREFIX, PROBE_INTERVAL,
-    PROBE_TIMEOUT, RESERVED_PORTS,
+    self, APP_ID, APP_PORT, CONFIG, ENABLED, Form, PREFIX, PROBE_INTERVAL, PROBE_TIMEOUT,
+    RESERVED_PORTS,
 };
-
-const INTEGERS: &[&str] = &[
-    "dapr.io/metrics-port",
-    PROBE_INTERVAL,
-    PROBE_TIMEOUT,
-    "dapr.io/app-health-threshold",
-    "dapr.io/grpc-port",
-    "dapr.io/internal-grpc-port",
-    "dapr.io/graceful-shutdown-seconds",
-    "dapr.io/sidecar-liveness-probe-delay-seconds",
-    "dapr.io/sidecar-liveness-probe-timeout-seconds",
-    "dapr.io/sidecar-liveness-probe-period-seconds",
-    "dapr.io/sidecar-liveness-probe-threshold",
-    "dapr.io/sidecar-readiness-probe-delay-seconds",
-    "dapr.io/sidecar-readiness-probe-timeout-seconds",
-    "dapr.io/sidecar-readiness-probe-period-seconds",
-    "dapr.io/sidecar-readiness-probe-threshold",
-];
-const BOOLEANS: &[&str] = &[
-    "dapr.io/enable-metrics",
-    "dapr.io/enable-app-health-check",
-    "dapr.io/enable-api-logging",
-    "dapr.io/log-as-json",
-];
-const QUANTITIES: &[&str] = &[
-    "dapr.io/sidecar-cpu-request",
-    "dapr.io/sidecar-memory-request",
-    "dapr.io/sidecar-cpu-limit",
-    "dapr.io/sidecar-memory-limit",
-];
 
 pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
     let mut app_ids: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -57,7 +27,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
             other => {
                 let shown = other.map_or_else(|| enabled.to_string(), |v| format!("{v:?}"));
                 hits.push(hit(
-                    "dapr-enabled-value",
+                    catalog::DAPR_ENABLED_VALUE.id,
                     ENABLED,
                     format!("dapr.io/enabled is {shown}: since Dapr 1.18 only \"true\" injects the sidecar"),
                 ));
@@ -69,26 +39,26 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
         }
         match pod.annotation(APP_ID).and_then(Value::as_str) {
             None => hits.push(hit(
-                "dapr-app-id",
+                catalog::DAPR_APP_ID.id,
                 APP_ID,
                 "has no dapr.io/app-id; the injector refuses pods without one".into(),
             )),
             Some(id) => match dapr::check_app_id(id) {
                 Ok(()) => app_ids.entry(id.to_owned()).or_default().push(pod.index),
-                Err(why) => hits.push(hit("dapr-app-id", APP_ID, why)),
+                Err(why) => hits.push(hit(catalog::DAPR_APP_ID.id, APP_ID, why)),
             },
         }
         if let Some(port) = pod.annotation(APP_PORT) {
             match port.as_str().map(str::parse::<u16>) {
-                Some(Ok(0)) => hits.push(hit("dapr-app-port", APP_PORT, "dapr.io/app-port is 0".into())),
+                Some(Ok(0)) => hits.push(hit(catalog::DAPR_APP_PORT.id, APP_PORT, "dapr.io/app-port is 0".into())),
                 Some(Ok(p)) if RESERVED_PORTS.contains(&p) => hits.push(hit(
-                    "dapr-app-port",
+                    catalog::DAPR_APP_PORT.id,
                     APP_PORT,
                     format!("dapr.io/app-port {p} is daprd's own port; daprd exits"),
                 )),
                 Some(Ok(_)) => {}
                 _ => hits.push(hit(
-                    "dapr-app-port",
+                    catalog::DAPR_APP_PORT.id,
                     APP_PORT,
                     format!("dapr.io/app-port is {port}, not a quoted port number; the injector ignores it"),
                 )),
@@ -101,7 +71,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
     for (id, docs) in app_ids.iter().filter(|(_, d)| d.len() > 1) {
         for &doc in &docs[1..] {
             hits.push(Hit::new(
-                "dapr-app-id-unique",
+                catalog::DAPR_APP_ID_UNIQUE.id,
                 Some(doc),
                 format!(
                     "Dapr app id {id} is also used by {}",
@@ -132,7 +102,7 @@ fn misplaced(ctx: &Context, pod: &Pod, hits: &mut Vec<Hit>) {
     if !keys.is_empty() {
         hits.push(
             Hit::new(
-                "dapr-annotations-on-pod-template",
+                catalog::DAPR_ANNOTATIONS_ON_POD_TEMPLATE.id,
                 Some(pod.index),
                 format!(
                     "{} on the {} itself; the injector reads only the pod template",
@@ -156,38 +126,30 @@ fn values(pod: &Pod, hit: &impl Fn(&str, &str, String) -> Hit, hits: &mut Vec<Hi
     for (key, value) in annotations.iter().filter(|(k, _)| k.starts_with(PREFIX)) {
         let Some(text) = value.as_str() else {
             hits.push(hit(
-                "dapr-annotation-values",
+                catalog::DAPR_ANNOTATION_VALUES.id,
                 key,
                 format!("{key} is {value}, not a string"),
             ));
             continue;
         };
-        let problem = if key == APP_PROTOCOL && !dapr::PROTOCOLS.contains(&text) {
-            Some(format!(
-                "is {text:?}; daprd accepts {}",
-                dapr::PROTOCOLS.join(", ")
-            ))
-        } else if key == LOG_LEVEL && !dapr::LOG_LEVELS.contains(&text) {
-            Some(format!(
-                "is {text:?}; daprd accepts {}",
-                dapr::LOG_LEVELS.join(", ")
-            ))
-        } else if INTEGERS.contains(&key.as_str()) && text.parse::<i32>().is_err() {
-            Some(format!(
+        let problem = match dapr::form_of(key) {
+            Some(Form::OneOf(words)) if !words.contains(&text) => {
+                Some(format!("is {text:?}; daprd accepts {}", words.join(", ")))
+            }
+            Some(Form::Integer) if text.parse::<i32>().is_err() => Some(format!(
                 "is {text:?}, not an integer; the injector ignores it"
-            ))
-        } else if BOOLEANS.contains(&key.as_str()) && !is_boolean(text) {
-            Some(format!("is {text:?}, which Dapr reads as false"))
-        } else if QUANTITIES.contains(&key.as_str()) && !is_quantity(text) {
-            Some(format!(
+            )),
+            Some(Form::Boolean) if !is_boolean(text) => {
+                Some(format!("is {text:?}, which Dapr reads as false"))
+            }
+            Some(Form::Quantity) if !is_quantity(text) => Some(format!(
                 "is {text:?}, not a quantity; the injector drops all sidecar resources"
-            ))
-        } else {
-            None
+            )),
+            _ => None,
         };
         if let Some(problem) = problem {
             hits.push(hit(
-                "dapr-annotation-values",
+                catalog::DAPR_ANNOTATION_VALUES.id,
                 key,
                 format!("{key} {problem}"),
             ));
@@ -213,7 +175,7 @@ fn configuration(
     });
     if !found {
         hits.push(hit(
-            "dapr-config-exists",
+            catalog::DAPR_CONFIG_EXISTS.id,
             CONFIG,
             format!("dapr.io/config names Configuration {name}, which is not in the release; daprd exits"),
         ));
@@ -233,7 +195,7 @@ fn probe_timing(pod: &Pod, hit: &impl Fn(&str, &str, String) -> Hit, hits: &mut 
         && timeout >= interval * 1000
     {
         hits.push(hit(
-            "dapr-health-probe-timeout",
+            catalog::DAPR_HEALTH_PROBE_TIMEOUT.id,
             PROBE_TIMEOUT,
             format!("app health probe timeout {timeout} ms is not below the interval of {interval} s; daprd exits"),
         ));

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Context, Hit};
+use super::{Context, Hit, catalog};
 use crate::workload::{CONTAINER_LISTS, image_registry, pull_secret_names};
 
 pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
@@ -18,7 +18,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
             if let Some(problem) = unpinned(image) {
                 hits.push(
                     Hit::new(
-                        "image-tag-pinned",
+                        catalog::IMAGE_TAG_PINNED.id,
                         Some(pod.index),
                         format!("image {image:?} {problem}"),
                     )
@@ -29,7 +29,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
             if !allowed.is_empty() && !allowed.iter().any(|prefix| is_under(image, prefix)) {
                 hits.push(
                     Hit::new(
-                        "image-registry-allowed",
+                        catalog::IMAGE_REGISTRY_ALLOWED.id,
                         Some(pod.index),
                         format!(
                             "image {image:?} comes from {}, which is not allowed",
@@ -51,7 +51,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
             {
                 hits.push(
                     Hit::new(
-                        "image-pull-secret",
+                        catalog::IMAGE_PULL_SECRET.id,
                         Some(pod.index),
                         format!(
                             "pulls from {} without its pull secret {}",

@@ -30,7 +30,7 @@ fn identity(ctx: &Context, hits: &mut Vec<Hit>) {
         .collect();
         if !missing.is_empty() {
             hits.push(Hit::new(
-                "object-identity",
+                catalog::OBJECT_IDENTITY.id,
                 Some(index),
                 format!("has no {}; the API server refuses it", missing.join(", ")),
             ));
@@ -65,7 +65,7 @@ fn disruption_budgets(ctx: &Context, hits: &mut Vec<Hit>) {
         if !covered {
             hits.push(
                 Hit::new(
-                    "pdb-for-replicas",
+                    catalog::PDB_FOR_REPLICAS.id,
                     Some(pod.index),
                     format!("{replicas} replicas and no PodDisruptionBudget selects its pods"),
                 )
@@ -104,7 +104,7 @@ fn spreading(ctx: &Context, hits: &mut Vec<Hit>) {
         if !spreads {
             hits.push(
                 Hit::new(
-                    "spread-for-replicas",
+                    catalog::SPREAD_FOR_REPLICAS.id,
                     Some(pod.index),
                     format!(
                         "{replicas} replicas and nothing spreads its pods: one node or zone going down takes every replica"
@@ -142,7 +142,7 @@ fn autoscaled_replicas(ctx: &Context, hits: &mut Vec<Hit>) {
         if let Some((_, _, _, hpa)) = scaler {
             hits.push(
                 Hit::new(
-                    "replicas-with-autoscaler",
+                    catalog::REPLICAS_WITH_AUTOSCALER.id,
                     Some(index),
                     format!(
                         "sets replicas, and HorizontalPodAutoscaler {hpa} scales it: every upgrade resets the replicas the autoscaler chose"
@@ -161,6 +161,9 @@ fn autoscaled_replicas(ctx: &Context, hits: &mut Vec<Hit>) {
 /// policies exist on a first install (and, under Helm 4's `separate` strategy, arrive without
 /// them).
 fn default_deny(ctx: &Context, hits: &mut Vec<Hit>) {
+    if !ctx.may_run(&catalog::NETWORK_DEFAULT_DENY) {
+        return;
+    }
     let mut denying = Vec::new();
     let mut opening = Vec::new();
     for (_, doc, value) in ctx.objects() {
@@ -214,7 +217,7 @@ fn default_deny(ctx: &Context, hits: &mut Vec<Hit>) {
         };
         if let Some(message) = message {
             hits.push(
-                Hit::new("network-default-deny", Some(pod.index), message)
+                Hit::new(catalog::NETWORK_DEFAULT_DENY.id, Some(pod.index), message)
                     .at(format!("{meta_pointer}metadata/labels")),
             );
         }
@@ -323,7 +326,7 @@ fn services_json(ctx: &Context, hits: &mut Vec<Hit>) {
             continue;
         };
         let hit = |message: String| {
-            Hit::new("services-json-backends", Some(index), message)
+            Hit::new(catalog::SERVICES_JSON_BACKENDS.id, Some(index), message)
                 .at("/data/services.json".into())
         };
         let parsed: Value = match serde_json::from_str(text) {
@@ -392,7 +395,7 @@ pub(crate) fn check_exemptions(ctx: &Context, module_rules: &[String], hits: &mu
                 let rule = name.split('.').next().unwrap_or(name);
                 hits.push(
                     Hit::new(
-                        "exemption-reason",
+                        catalog::EXEMPTION_REASON.id,
                         Some(index),
                         format!("{key} names no known rule {rule:?}"),
                     )
@@ -402,7 +405,7 @@ pub(crate) fn check_exemptions(ctx: &Context, module_rules: &[String], hits: &mu
             if reason.as_str().is_none_or(|r| r.trim().is_empty()) {
                 hits.push(
                     Hit::new(
-                        "exemption-reason",
+                        catalog::EXEMPTION_REASON.id,
                         Some(index),
                         format!("{key} gives no reason, so it exempts nothing"),
                     )

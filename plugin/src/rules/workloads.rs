@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Context, Hit};
+use super::{Context, Hit, catalog};
 use crate::workload::is_long_running;
 
 pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
@@ -30,7 +30,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
             let requests = missing("requests", &["cpu", "memory"]);
             if !requests.is_empty() {
                 hits.push(hit(
-                    "container-requests",
+                    catalog::CONTAINER_REQUESTS.id,
                     lacks("requests", &requests),
                     "/resources",
                 ));
@@ -38,7 +38,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
             let limits = missing("limits", &["memory", "cpu"]);
             if !limits.is_empty() {
                 hits.push(hit(
-                    "container-limits",
+                    catalog::CONTAINER_LIMITS.id,
                     lacks("limits", &limits),
                     "/resources",
                 ));
@@ -55,7 +55,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
                     .is_some_and(|u| u > 0);
             if !non_root || field("runAsUser").and_then(Value::as_i64) == Some(0) {
                 hits.push(hit(
-                    "run-as-non-root",
+                    catalog::RUN_AS_NON_ROOT.id,
                     "may run as root".into(),
                     "/securityContext",
                 ));
@@ -63,14 +63,14 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
             if security.and_then(|s| s.get("allowPrivilegeEscalation")) != Some(&Value::Bool(false))
             {
                 hits.push(hit(
-                    "no-privilege-escalation",
+                    catalog::NO_PRIVILEGE_ESCALATION.id,
                     "does not set allowPrivilegeEscalation: false".into(),
                     "/securityContext/allowPrivilegeEscalation",
                 ));
             }
             if security.and_then(|s| s.get("privileged")) == Some(&Value::Bool(true)) {
                 hits.push(hit(
-                    "not-privileged",
+                    catalog::NOT_PRIVILEGED.id,
                     "runs privileged".into(),
                     "/securityContext/privileged",
                 ));
@@ -85,7 +85,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
                 if !missing.is_empty() {
                     hits.push(
                         Hit::new(
-                            "container-probes",
+                            catalog::CONTAINER_PROBES.id,
                             Some(pod.index),
                             format!("has no {}", missing.join(" and ")),
                         )
@@ -108,7 +108,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
                 let name = volume.get("name").and_then(Value::as_str).unwrap_or("?");
                 hits.push(
                     Hit::new(
-                        "no-host-path",
+                        catalog::NO_HOST_PATH.id,
                         Some(pod.index),
                         format!("volume {name} mounts the node's {path}"),
                     )
@@ -119,7 +119,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
         if pod.spec.get("hostNetwork") == Some(&Value::Bool(true)) {
             hits.push(
                 Hit::new(
-                    "no-host-network",
+                    catalog::NO_HOST_NETWORK.id,
                     Some(pod.index),
                     "uses the node's network (hostNetwork: true)".into(),
                 )

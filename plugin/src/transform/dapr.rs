@@ -1,6 +1,8 @@
 //! Dapr sidecar annotations on the pod template of each Dapr app (never on the workload's
-//! own metadata, where the injector does not look). Values are strings; keys the chart set
-//! are kept; a chart that set `dapr.io/enabled` to anything but "true" gets no sidecar.
+//! own metadata, where the injector does not look): those the contract's settings call for,
+//! then the contract's extra annotations (every app's, then the app's own). Values are
+//! strings; keys the chart set on the pod template are kept; a chart that set
+//! `dapr.io/enabled` to anything but "true" gets no sidecar.
 
 use serde_json::Value;
 
@@ -68,8 +70,8 @@ fn annotations(contract: &Contract, app: &App) -> Vec<(String, String)> {
         (keys::APP_PORT, app.ports.http.to_string()),
         // HTTP, so the app health check works (the .NET SDK lacks the gRPC health callback).
         (keys::APP_PROTOCOL, "http".to_owned()),
-        ("dapr.io/enable-app-health-check", "true".to_owned()),
-        ("dapr.io/app-health-check-path", app.health.dapr.clone()),
+        (keys::ENABLE_APP_HEALTH_CHECK, "true".to_owned()),
+        (keys::APP_HEALTH_CHECK_PATH, app.health.dapr.clone()),
     ];
     if let Some(config) = &dapr.config {
         out.push((keys::CONFIG, config.clone()));
@@ -78,12 +80,12 @@ fn annotations(contract: &Contract, app: &App) -> Vec<(String, String)> {
         out.push((keys::LOG_LEVEL, level.clone()));
     }
     if let Some(on) = dapr.enable_api_logging {
-        out.push(("dapr.io/enable-api-logging", on.to_string()));
+        out.push((keys::ENABLE_API_LOGGING, on.to_string()));
     }
     if let Some(metrics) = &dapr.metrics {
-        out.push(("dapr.io/enable-metrics", metrics.enabled.to_string()));
+        out.push((keys::ENABLE_METRICS, metrics.enabled.to_string()));
         if let Some(port) = metrics.port {
-            out.push(("dapr.io/metrics-port", port.to_string()));
+            out.push((keys::METRICS_PORT, port.to_string()));
         }
     }
     if let Some(health) = &dapr.app_health {
@@ -95,21 +97,27 @@ fn annotations(contract: &Contract, app: &App) -> Vec<(String, String)> {
             keys::PROBE_TIMEOUT,
             health.probe_timeout_milliseconds.to_string(),
         ));
-        out.push(("dapr.io/app-health-threshold", health.threshold.to_string()));
+        out.push((keys::HEALTH_THRESHOLD, health.threshold.to_string()));
     }
     if let Some(resources) = &dapr.sidecar_resources {
         for (key, quantity) in [
-            ("dapr.io/sidecar-cpu-request", &resources.cpu_request),
-            ("dapr.io/sidecar-memory-request", &resources.memory_request),
-            ("dapr.io/sidecar-cpu-limit", &resources.cpu_limit),
-            ("dapr.io/sidecar-memory-limit", &resources.memory_limit),
+            (keys::SIDECAR_CPU_REQUEST, &resources.cpu_request),
+            (keys::SIDECAR_MEMORY_REQUEST, &resources.memory_request),
+            (keys::SIDECAR_CPU_LIMIT, &resources.cpu_limit),
+            (keys::SIDECAR_MEMORY_LIMIT, &resources.memory_limit),
         ] {
             if let Some(q) = quantity {
                 out.push((key, q.to_string()));
             }
         }
     }
-    out.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    let mut out: Vec<(String, String)> = out.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    // The chart's extra annotations, every app's then this app's: the later one wins.
+    for (key, text) in dapr.annotations.iter().chain(&app.dapr.annotations) {
+        out.retain(|(k, _)| k != key);
+        out.push((key.clone(), text.clone()));
+    }
+    out
 }
 
 /// The mapping at `pointer`, created along the way where missing.
