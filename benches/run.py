@@ -179,7 +179,7 @@ def main():
         "lint": f"{VF} lint --audit {stream}",
     }
     times = hyperfine([f"{c} > /dev/null" for c in modes.values()], runs=10)
-    targets = [50, 30, 40]
+    targets = [50, 60, 40]  # every document changed: 60 MB/s (issue 20)
     data["B2"] = {}
     for (name, command), seconds, target in zip(modes.items(), times, targets):
         rss = peak_rss_kb(command)
