@@ -32,6 +32,15 @@ def capture(tmp_path):
     return tmp_path
 
 
+def captured(capture, *values):
+    """Installs the chart (client dry run) with the capture post-renderer: Helm's result, and
+    the stream it handed over, hooks included."""
+    out = helm("install", CHART, values=[str(v) for v in values], post_renderer="capture", args=[],
+               env={"HELM_PLUGINS": str(capture / "plugins")})
+    assert out["ok"], out
+    return out, (capture / "captured.yaml").read_text()
+
+
 def hook_pods(stream):
     return [d for d in yaml.safe_load_all(stream)
             if d and d["kind"] == "Pod" and "helm.sh/hook" in d["metadata"].get("annotations", {})]
@@ -39,10 +48,8 @@ def hook_pods(stream):
 
 @pytest.mark.parametrize("values", CI, ids=lambda p: p.stem)
 def test_the_test_pod_pulls_with_the_registry_secret_without_vf_post(capture, values):
-    out = helm("install", CHART, values=[str(values)], post_renderer="capture", args=[],
-               env={"HELM_PLUGINS": str(capture / "plugins")})
-    assert out["ok"], out
-    pods = hook_pods((capture / "captured.yaml").read_text())
+    _, stream = captured(capture, values)
+    pods = hook_pods(stream)
     if values.stem == "one-service-values" and not pods:
         return  # no gateway, no test pod
     assert len(pods) == 1
@@ -67,9 +74,7 @@ def test_vf_post_adds_no_second_pull_secret_to_the_test_pod(tmp_path):
 
 def test_lint_judges_hooks_as_it_judges_manifests(capture):
     """`helm template` prints hooks with the manifests; `vf-post lint` judges every one."""
-    out = helm("install", CHART, post_renderer="capture", args=[], env={"HELM_PLUGINS": str(capture / "plugins")})
-    assert out["ok"], out
-    stream = (capture / "captured.yaml").read_text()
+    _, stream = captured(capture)
     assert hook_pods(stream), "the capture holds the hooks"
     unpinned = capture / "unpinned.yaml"
     unpinned.write_text(stream.replace("curlimages/curl:8.11.1", "curlimages/curl:latest"))
@@ -87,10 +92,7 @@ def test_a_migration_job_is_a_pre_upgrade_hook_that_pulls_and_completes(capture,
     valid, and clean under vf-post lint."""
     over = tmp_path / "over.yaml"
     over.write_text("workmanager:\n  migrations: {enabled: true, command: [dotnet, Virtufin.WorkManager.dll, migrate]}\n")
-    out = helm("install", CHART, values=[str(over)], post_renderer="capture", args=[],
-               env={"HELM_PLUGINS": str(capture / "plugins")})
-    assert out["ok"], out
-    stream = (capture / "captured.yaml").read_text()
+    out, stream = captured(capture, over)
     jobs = [d for d in yaml.safe_load_all(stream) if d and d["kind"] == "Job"]
     assert [j["metadata"]["name"] for j in jobs] == ["virtufin-workmanager-migrate"]
     job = jobs[0]
@@ -119,10 +121,7 @@ def test_a_migration_job_gets_a_sidecar_only_when_asked_in_the_components_scopes
     valid and clean under vf-post lint. A service without a sidecar cannot ask for one."""
     over = tmp_path / "over.yaml"
     over.write_text("workmanager:\n  migrations: {enabled: true, dapr: true, command: [migrate]}\n")
-    out = helm("install", CHART, values=[str(over)], post_renderer="capture", args=[],
-               env={"HELM_PLUGINS": str(capture / "plugins")})
-    assert out["ok"], out
-    stream = (capture / "captured.yaml").read_text()
+    out, stream = captured(capture, over)
     objects = [d for d in yaml.safe_load_all(stream) if d]
     job = next(d for d in objects if d["kind"] == "Job")
     assert job["spec"]["template"]["metadata"]["annotations"] == {
@@ -151,11 +150,9 @@ def test_production_values_turn_everything_on_and_the_release_passes_vf_post(cap
     Helm hands over, hooks included, is valid against the Kubernetes 1.36 (and newest) and
     Prometheus Operator schemas, and vf-post lint finds nothing, with the default-deny rule turned on."""
     values = CHART / "ci" / "production-values.yaml"
-    out = helm("install", CHART, values=[str(values)], post_renderer="capture", args=[],
-               env={"HELM_PLUGINS": str(capture / "plugins")})
-    assert out["ok"], out
+    _, text = captured(capture, values)
     stream = capture / "captured.yaml"
-    objects = [d for d in yaml.safe_load_all(stream.read_text()) if d]
+    objects = [d for d in yaml.safe_load_all(text) if d]
     kinds = {d["kind"] for d in objects}
     assert {"HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor", "PodMonitor", "Job",
             "PodDisruptionBudget"} <= kinds, kinds

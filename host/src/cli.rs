@@ -144,8 +144,8 @@ pub struct Options {
     #[arg(long)]
     pub audit: bool,
     /// Where the engine runs: natively, or as a WebAssembly component inside the sandbox.
-    #[arg(long, value_enum, default_value_t = Engine::Native)]
-    pub engine: Engine,
+    #[arg(long, value_enum, default_value_t = EngineChoice::Native)]
+    pub engine: EngineChoice,
     /// Color in text reports.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -178,7 +178,7 @@ pub enum Format {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum Engine {
+pub enum EngineChoice {
     /// Compiled into vf-post.
     #[default]
     Native,

@@ -1,6 +1,6 @@
 //! The engine behind one run: compiled into vf-post, or the same engine as a WebAssembly
 //! component in the sandbox (`--engine wasm`). Policy modules and reports work with either
-//! through [`Release`].
+//! through [`OpenRelease`].
 
 use std::path::PathBuf;
 
@@ -10,10 +10,10 @@ use vf_plugin::modules::{DocView, ModuleHit, ModulePatch, Reads};
 use vf_plugin::transform::Applied;
 use vf_plugin::{Changes, Config, Objects};
 
-use crate::cli::Engine;
+use crate::cli::EngineChoice;
 
 /// What a run reports.
-pub struct Summary {
+pub struct RunRecord {
     pub objects: usize,
     pub applied: Vec<Applied>,
     pub findings: Vec<vf_plugin::Finding>,
@@ -22,7 +22,7 @@ pub struct Summary {
 }
 
 /// A release between reading and writing, in admission order: mutations, then validation.
-pub trait Release {
+pub trait OpenRelease {
     /// Documents a policy module sees.
     fn views(
         &mut self,
@@ -40,7 +40,7 @@ pub trait Release {
     /// Adds a module's findings.
     fn settle(&mut self, origin: &str, hits: Vec<ModuleHit>) -> Result<()>;
     /// Objects, changes and findings so far.
-    fn summary(&mut self) -> Result<Summary>;
+    fn record(&mut self) -> Result<RunRecord>;
     /// Writes the post-rendered stream.
     fn finish(self: Box<Self>) -> Result<Vec<u8>>;
 }
@@ -51,20 +51,20 @@ pub trait Release {
 pub fn open(
     input: Vec<u8>,
     config: &Config,
-    engine: Engine,
+    engine: EngineChoice,
     objects: &Objects,
     module_rules: &[String],
     changes: Changes,
-) -> Result<Box<dyn Release>> {
+) -> Result<Box<dyn OpenRelease>> {
     Ok(match engine {
-        Engine::Native => Box::new(vf_plugin::prepare(
+        EngineChoice::Native => Box::new(vf_plugin::prepare(
             input,
             config,
             objects,
             module_rules,
             changes,
         )?),
-        Engine::Wasm => Box::new(wasm::WasmRelease::open(
+        EngineChoice::Wasm => Box::new(wasm::WasmRelease::open(
             input,
             config,
             objects,
@@ -74,7 +74,7 @@ pub fn open(
     })
 }
 
-impl Release for vf_plugin::Release {
+impl OpenRelease for vf_plugin::Release {
     fn views(
         &mut self,
         kinds: &[String],
@@ -107,8 +107,8 @@ impl Release for vf_plugin::Release {
         Ok(vf_plugin::Release::settle(self, origin, hits)?)
     }
 
-    fn summary(&mut self) -> Result<Summary> {
-        Ok(Summary {
+    fn record(&mut self) -> Result<RunRecord> {
+        Ok(RunRecord {
             objects: self.objects(),
             applied: self.applied.clone(),
             findings: self.findings.clone(),
@@ -147,7 +147,7 @@ mod wasm {
     use wasmtime::Store;
     use wasmtime::component::{Linker, ResourceAny};
 
-    use super::{DocView, ModuleHit, ModulePatch, Reads, Summary};
+    use super::{DocView, ModuleHit, ModulePatch, Reads, RunRecord};
     use crate::policy::bindings::engine::EngineComponent;
     use crate::policy::bindings::engine::exports::vf::engine::engine::Error;
     use crate::policy::cache;
@@ -255,7 +255,7 @@ mod wasm {
         changes: Option<Vec<vf_plugin::changes::Change>>,
     }
 
-    impl super::Release for WasmRelease {
+    impl super::OpenRelease for WasmRelease {
         fn views(
             &mut self,
             kinds: &[String],
@@ -314,10 +314,10 @@ mod wasm {
             .map_err(refused)
         }
 
-        fn summary(&mut self) -> Result<Summary> {
+        fn record(&mut self) -> Result<RunRecord> {
             let json = self.guest(|i, s, r| i.vf_engine_engine().release().call_report(s, r))?;
             let report: Report = serde_json::from_str(&json)?;
-            Ok(Summary {
+            Ok(RunRecord {
                 objects: report.objects,
                 applied: report.applied,
                 findings: report.findings,

@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 
 use crate::Outcome;
 use crate::cli::{Cli, ColorChoice, Command, Format, Lint, Options, Policy, RulesFormat};
-use crate::engine::{self, Release};
+use crate::engine::{self, OpenRelease};
 use crate::policy::load::PolicyModule;
 use crate::report::{Report, Section};
 use crate::timings::phase;
@@ -108,7 +108,7 @@ pub(crate) fn process(
     config: &vf_plugin::Config,
     modules: &[PolicyModule],
     options: &Options,
-) -> Result<(Section, Box<dyn Release>)> {
+) -> Result<(Section, Box<dyn OpenRelease>)> {
     let rules: Vec<String> = module_rules(modules)
         .into_iter()
         .map(|(id, _)| id)
@@ -129,13 +129,13 @@ pub(crate) fn process(
         )
     })?;
     crate::policy::evaluate::evaluate(modules, release.as_mut())?;
-    let summary = phase("summary", || release.summary())?;
+    let record = phase("summary", || release.record())?;
     let section = Section {
         input: name,
-        objects: summary.objects,
-        applied: summary.applied,
-        findings: summary.findings,
-        changes: summary.changes,
+        objects: record.objects,
+        applied: record.applied,
+        findings: record.findings,
+        changes: record.changes,
     };
     Ok((section, release))
 }

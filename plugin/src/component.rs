@@ -12,9 +12,9 @@ wit_bindgen::generate!({ path: "../wit/engine", world: "engine-component" });
 
 use exports::vf::engine::engine::{Error, Guest, GuestRelease, Release as Handle};
 
-struct Engine;
+struct Exports;
 
-impl Guest for Engine {
+impl Guest for Exports {
     type Release = Open;
 }
 
@@ -111,4 +111,4 @@ impl GuestRelease for Open {
     }
 }
 
-export!(Engine);
+export!(Exports);

@@ -43,7 +43,7 @@ pub const SIDECAR_MEMORY_LIMIT: &str = "dapr.io/sidecar-memory-limit";
 /// How the injector and daprd read an annotation's value; what they do with one that does not
 /// read is in the rule's message (rules/dapr_workloads.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Form {
+pub enum ValueType {
     /// Any text.
     Text,
     /// An int32: anything else the injector ignores.
@@ -62,11 +62,11 @@ pub struct Annotation {
     /// `dapr.io/<name>`.
     pub key: &'static str,
     /// How its value is read.
-    pub form: Form,
+    pub value: ValueType,
 }
 
-const fn annotation(key: &'static str, form: Form) -> Annotation {
-    Annotation { key, form }
+const fn annotation(key: &'static str, value: ValueType) -> Annotation {
+    Annotation { key, value }
 }
 
 /// Accepted `dapr.io/app-protocol` values.
@@ -77,59 +77,65 @@ pub const LOG_LEVELS: &[&str] = &["debug", "info", "warn", "error", "fatal"];
 /// Every annotation whose value vf-post checks or writes. A key not listed is passed through
 /// and checked only for being text.
 pub const ANNOTATIONS: &[Annotation] = &[
-    annotation(ENABLED, Form::Text),
-    annotation(APP_ID, Form::Text),
-    annotation(APP_PORT, Form::Text),
-    annotation(APP_PROTOCOL, Form::OneOf(PROTOCOLS)),
-    annotation(CONFIG, Form::Text),
-    annotation(LOG_LEVEL, Form::OneOf(LOG_LEVELS)),
-    annotation(ENABLE_API_LOGGING, Form::Boolean),
-    annotation(ENABLE_METRICS, Form::Boolean),
-    annotation(METRICS_PORT, Form::Integer),
-    annotation(ENABLE_APP_HEALTH_CHECK, Form::Boolean),
-    annotation(APP_HEALTH_CHECK_PATH, Form::Text),
-    annotation(PROBE_INTERVAL, Form::Integer),
-    annotation(PROBE_TIMEOUT, Form::Integer),
-    annotation(HEALTH_THRESHOLD, Form::Integer),
-    annotation(SIDECAR_CPU_REQUEST, Form::Quantity),
-    annotation(SIDECAR_MEMORY_REQUEST, Form::Quantity),
-    annotation(SIDECAR_CPU_LIMIT, Form::Quantity),
-    annotation(SIDECAR_MEMORY_LIMIT, Form::Quantity),
-    annotation("dapr.io/grpc-port", Form::Integer),
-    annotation("dapr.io/internal-grpc-port", Form::Integer),
-    annotation("dapr.io/graceful-shutdown-seconds", Form::Integer),
+    annotation(ENABLED, ValueType::Text),
+    annotation(APP_ID, ValueType::Text),
+    annotation(APP_PORT, ValueType::Text),
+    annotation(APP_PROTOCOL, ValueType::OneOf(PROTOCOLS)),
+    annotation(CONFIG, ValueType::Text),
+    annotation(LOG_LEVEL, ValueType::OneOf(LOG_LEVELS)),
+    annotation(ENABLE_API_LOGGING, ValueType::Boolean),
+    annotation(ENABLE_METRICS, ValueType::Boolean),
+    annotation(METRICS_PORT, ValueType::Integer),
+    annotation(ENABLE_APP_HEALTH_CHECK, ValueType::Boolean),
+    annotation(APP_HEALTH_CHECK_PATH, ValueType::Text),
+    annotation(PROBE_INTERVAL, ValueType::Integer),
+    annotation(PROBE_TIMEOUT, ValueType::Integer),
+    annotation(HEALTH_THRESHOLD, ValueType::Integer),
+    annotation(SIDECAR_CPU_REQUEST, ValueType::Quantity),
+    annotation(SIDECAR_MEMORY_REQUEST, ValueType::Quantity),
+    annotation(SIDECAR_CPU_LIMIT, ValueType::Quantity),
+    annotation(SIDECAR_MEMORY_LIMIT, ValueType::Quantity),
+    annotation("dapr.io/grpc-port", ValueType::Integer),
+    annotation("dapr.io/internal-grpc-port", ValueType::Integer),
+    annotation("dapr.io/graceful-shutdown-seconds", ValueType::Integer),
     annotation(
         "dapr.io/sidecar-liveness-probe-delay-seconds",
-        Form::Integer,
+        ValueType::Integer,
     ),
     annotation(
         "dapr.io/sidecar-liveness-probe-timeout-seconds",
-        Form::Integer,
+        ValueType::Integer,
     ),
     annotation(
         "dapr.io/sidecar-liveness-probe-period-seconds",
-        Form::Integer,
+        ValueType::Integer,
     ),
-    annotation("dapr.io/sidecar-liveness-probe-threshold", Form::Integer),
+    annotation(
+        "dapr.io/sidecar-liveness-probe-threshold",
+        ValueType::Integer,
+    ),
     annotation(
         "dapr.io/sidecar-readiness-probe-delay-seconds",
-        Form::Integer,
+        ValueType::Integer,
     ),
     annotation(
         "dapr.io/sidecar-readiness-probe-timeout-seconds",
-        Form::Integer,
+        ValueType::Integer,
     ),
     annotation(
         "dapr.io/sidecar-readiness-probe-period-seconds",
-        Form::Integer,
+        ValueType::Integer,
     ),
-    annotation("dapr.io/sidecar-readiness-probe-threshold", Form::Integer),
-    annotation("dapr.io/log-as-json", Form::Boolean),
+    annotation(
+        "dapr.io/sidecar-readiness-probe-threshold",
+        ValueType::Integer,
+    ),
+    annotation("dapr.io/log-as-json", ValueType::Boolean),
 ];
 
-/// The form of `key`'s value, if vf-post knows the key.
-pub fn form_of(key: &str) -> Option<Form> {
-    ANNOTATIONS.iter().find(|a| a.key == key).map(|a| a.form)
+/// How `key`'s value is read, if vf-post knows the key.
+pub fn value_type(key: &str) -> Option<ValueType> {
+    ANNOTATIONS.iter().find(|a| a.key == key).map(|a| a.value)
 }
 
 /// Keys a chart's extra annotations may not set: they come from each app's own `dapr`

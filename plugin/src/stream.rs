@@ -414,11 +414,6 @@ fn yaml_error(chunk: &Chunk, source: Option<String>, e: scan::SyntaxError, index
 }
 
 impl Stream {
-    /// Which provenance marker the input used.
-    pub fn form(&self) -> Form {
-        self.form
-    }
-
     /// The documents, in stream order; generated ones at the end.
     pub fn documents(&self) -> &[Document] {
         &self.docs

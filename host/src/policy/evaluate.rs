@@ -13,10 +13,10 @@ use vf_plugin::modules::{ModuleHit, ModulePatch};
 use super::bindings::document;
 use super::bindings::module::vf::policy::types::Verdict;
 use super::load::{PolicyModule, error_text};
-use crate::engine::Release;
+use crate::engine::OpenRelease;
 use crate::timings::phase;
 
-pub fn evaluate(modules: &[PolicyModule], release: &mut dyn Release) -> Result<()> {
+pub fn evaluate(modules: &[PolicyModule], release: &mut dyn OpenRelease) -> Result<()> {
     // What mutating-only modules (admission policies) found while mutating: failures, settled
     // with the validation findings.
     let mut early: Vec<(&str, Vec<ModuleHit>)> = Vec::new();
@@ -75,7 +75,7 @@ pub fn evaluate(modules: &[PolicyModule], release: &mut dyn Release) -> Result<(
 fn run(
     module: &PolicyModule,
     settings: &str,
-    release: &mut dyn Release,
+    release: &mut dyn OpenRelease,
     stage: &str,
 ) -> Result<(Vec<ModuleHit>, Vec<ModulePatch>)> {
     let metadata = &module.loaded.metadata;

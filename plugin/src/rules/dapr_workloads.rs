@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::{Context, Hit, Pod, catalog};
 use crate::dapr::{
-    self, APP_ID, APP_PORT, CONFIG, ENABLED, Form, PREFIX, PROBE_INTERVAL, PROBE_TIMEOUT,
-    RESERVED_PORTS,
+    self, APP_ID, APP_PORT, CONFIG, ENABLED, PREFIX, PROBE_INTERVAL, PROBE_TIMEOUT, RESERVED_PORTS,
+    ValueType,
 };
 
 pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
@@ -132,17 +132,17 @@ fn values(pod: &Pod, hit: &impl Fn(&str, &str, String) -> Hit, hits: &mut Vec<Hi
             ));
             continue;
         };
-        let problem = match dapr::form_of(key) {
-            Some(Form::OneOf(words)) if !words.contains(&text) => {
+        let problem = match dapr::value_type(key) {
+            Some(ValueType::OneOf(words)) if !words.contains(&text) => {
                 Some(format!("is {text:?}; daprd accepts {}", words.join(", ")))
             }
-            Some(Form::Integer) if text.parse::<i32>().is_err() => Some(format!(
+            Some(ValueType::Integer) if text.parse::<i32>().is_err() => Some(format!(
                 "is {text:?}, not an integer; the injector ignores it"
             )),
-            Some(Form::Boolean) if !is_boolean(text) => {
+            Some(ValueType::Boolean) if !is_boolean(text) => {
                 Some(format!("is {text:?}, which Dapr reads as false"))
             }
-            Some(Form::Quantity) if !is_quantity(text) => Some(format!(
+            Some(ValueType::Quantity) if !is_quantity(text) => Some(format!(
                 "is {text:?}, not a quantity; the injector drops all sidecar resources"
             )),
             _ => None,
