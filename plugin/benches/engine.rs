@@ -57,6 +57,7 @@ fn engine(c: &mut Criterion) {
                 input.clone(),
                 &Plan {
                     keep: &|_, _| false,
+                    is_contract: vf_plugin::contract::is_contract,
                     local: None,
                 },
             )

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::document::Document;
+use crate::document::Meta;
 use crate::error::{At, Error, Result};
-use crate::stream::{Stream, scan::Meta};
+use crate::stream::Stream;
 
 /// `apiVersion` of the contract document.
 pub const API_VERSION: &str = "vf-post.virtufin.io/v1alpha1";

@@ -3,12 +3,39 @@
 use serde_json::{Map, Value};
 
 use crate::error::At;
-use crate::stream::scan::Meta;
 
 /// Helm 4 stamps each document with the template it came from (reference/helm.md §4).
 pub const SOURCE_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
 /// Marks a Helm hook; hooks are reclassified by Helm after post-rendering.
 pub const HOOK_ANNOTATION: &str = "helm.sh/hook";
+
+/// What a scan learns about a document without building it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Meta {
+    /// `apiVersion`, empty when absent.
+    pub api_version: String,
+    /// `kind`, empty when absent.
+    pub kind: String,
+    /// `metadata.name`, empty when absent.
+    pub name: String,
+    /// `metadata.namespace`.
+    pub namespace: Option<String>,
+    /// `metadata.annotations["postrenderer.helm.sh/postrender-filename"]` (Helm 4 form).
+    pub source_annotation: Option<String>,
+    /// `metadata.annotations["helm.sh/hook"]`.
+    pub hook: Option<String>,
+    /// `metadata.labels` with string values (policy modules see them without a full parse).
+    pub labels: Vec<(String, String)>,
+    /// `metadata.annotations` with string values.
+    pub annotations: Vec<(String, String)>,
+    /// The object has a top-level `items` key: Kubernetes' client reads any such object as a
+    /// list and applies its items, whatever its kind.
+    pub items: bool,
+    /// The chunk holds no document: empty, comments only, or `null`.
+    pub empty: bool,
+    /// The scan saw aliases or merge keys where these fields live: only a full parse knows them.
+    pub uncertain: bool,
+}
 
 /// Where a document's text lives in the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

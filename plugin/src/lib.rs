@@ -90,7 +90,7 @@ pub enum Objects {
 }
 
 impl Objects {
-    fn wants(&self, meta: &stream::scan::Meta) -> bool {
+    fn wants(&self, meta: &document::Meta) -> bool {
         match self {
             Objects::None => false,
             Objects::Kinds(kinds) => kinds.contains(&meta.kind),
@@ -112,12 +112,13 @@ pub fn prepare(
     changes: Changes,
 ) -> Result<Release> {
     let tracked = changes == Changes::Tracked;
-    let keep = |meta: &stream::scan::Meta, has_contract: bool| {
+    let keep = |meta: &document::Meta, has_contract: bool| {
         tracked || objects.wants(meta) || transform::wants(meta, has_contract) || rules::wants(meta)
     };
     let local = transform::local(config);
     let plan = Plan {
         keep: &keep,
+        is_contract: contract::is_contract,
         local: local
             .as_ref()
             .map(|f| f as &(dyn Fn(&mut serde_json::Value) -> Option<String> + Sync)),

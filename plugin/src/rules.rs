@@ -14,8 +14,8 @@ use serde_json::Value;
 use crate::config::{Config, RuleSetting, Team};
 use crate::contract::Contract;
 use crate::document::Document;
+use crate::document::Meta;
 use crate::finding::{Exemption, Finding, ObjectRef, Severity};
-use crate::stream::scan::Meta;
 use crate::workload::{CONTAINER_LISTS, pod_metadata_pointer, pod_spec_pointer};
 
 /// Annotation prefix of exemptions: `exempt.vf-post.virtufin.io/<rule>[.<container>]: "<reason>"`,

@@ -17,10 +17,10 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
+use crate::document::Meta;
 use crate::document::{Document, Origin, SOURCE_ANNOTATION};
 use crate::error::{At, Error, Result};
 use crate::parallel;
-use scan::Meta;
 use split::Chunk;
 
 const BOM: &str = "\u{feff}";
@@ -73,7 +73,7 @@ impl Stream {
         let guessed_contract = peeks
             .iter()
             .filter_map(|p| p.meta.as_ref())
-            .any(crate::contract::is_contract);
+            .any(plan.is_contract);
         let read = |i: usize, has_contract: bool, known: Option<&Meta>| -> Result<Read> {
             let text = chunks[i].text(&input);
             let keep = |m: &Meta| m.uncertain || is_list(m) || (plan.keep)(m, has_contract);
@@ -151,7 +151,7 @@ impl Stream {
         .into_iter()
         .collect::<Result<Vec<Read>>>()?;
         // The guess missed a contract (flow style, say): parse what the passes now want.
-        if !guessed_contract && reads.iter().any(|r| crate::contract::is_contract(&r.meta)) {
+        if !guessed_contract && reads.iter().any(|r| (plan.is_contract)(&r.meta)) {
             for i in indices {
                 if reads[i].value.is_none() && reads[i].early.is_none() && !reads[i].meta.empty {
                     reads[i] = read(i, true, Some(&reads[i].meta.clone()))?;
@@ -167,6 +167,7 @@ impl Stream {
             input,
             &Plan {
                 keep: &|_, _| true,
+                is_contract: |_| false,
                 local: None,
             },
         )
@@ -270,6 +271,9 @@ pub struct Plan<'a> {
     /// Documents something reads after the read (a release-wide pass, a rule, a policy
     /// module), given their identity and whether the release holds a vf-post contract.
     pub keep: &'a (dyn Fn(&Meta, bool) -> bool + Sync),
+    /// Whether a document is the release's vf-post contract (the reader knows documents, not
+    /// what a contract is).
+    pub is_contract: fn(&Meta) -> bool,
     /// A change needing only the document itself; returns what it did, if anything.
     pub local: Option<&'a LocalChange<'a>>,
 }

@@ -12,8 +12,9 @@ use serde::Serialize;
 use crate::changes::{Change, record};
 use crate::config::Config;
 use crate::contract::{self, Contract};
+use crate::document::Meta;
 use crate::error::Result;
-use crate::stream::{Stream, scan::Meta};
+use crate::stream::Stream;
 
 /// One change a pass made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]

@@ -1,7 +1,7 @@
 //! Every built-in rule: stable id, default severity, what it checks, how to fix it.
 
+use crate::document::Meta;
 use crate::finding::Severity;
-use crate::stream::scan::Meta;
 
 /// A built-in rule's description.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,34 +10,7 @@ use super::aliasing::Aliasing;
 use super::key::{GoKey, KeyId, Keys};
 use super::limits::MAX_DEPTH;
 use super::yaml11::Place;
-
-/// What a scan learns about a document without building it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Meta {
-    /// `apiVersion`, empty when absent.
-    pub api_version: String,
-    /// `kind`, empty when absent.
-    pub kind: String,
-    /// `metadata.name`, empty when absent.
-    pub name: String,
-    /// `metadata.namespace`.
-    pub namespace: Option<String>,
-    /// `metadata.annotations["postrenderer.helm.sh/postrender-filename"]` (Helm 4 form).
-    pub source_annotation: Option<String>,
-    /// `metadata.annotations["helm.sh/hook"]`.
-    pub hook: Option<String>,
-    /// `metadata.labels` with string values (policy modules see them without a full parse).
-    pub labels: Vec<(String, String)>,
-    /// `metadata.annotations` with string values.
-    pub annotations: Vec<(String, String)>,
-    /// The object has a top-level `items` key: Kubernetes' client reads any such object as a
-    /// list and applies its items, whatever its kind.
-    pub items: bool,
-    /// The chunk holds no document: empty, comments only, or `null`.
-    pub empty: bool,
-    /// The scan saw aliases or merge keys where these fields live: only a full parse knows them.
-    pub uncertain: bool,
-}
+use crate::document::{HOOK_ANNOTATION, Meta, SOURCE_ANNOTATION};
 
 /// A syntax error, with a 1-based line and column relative to the chunk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,10 +55,8 @@ impl Field {
             (Some(Field::Metadata), "namespace") => Field::Namespace,
             (Some(Field::Metadata), "annotations") => Field::Annotations,
             (Some(Field::Metadata), "labels") => Field::Labels,
-            (Some(Field::Annotations), crate::document::SOURCE_ANNOTATION) => {
-                Field::SourceAnnotation
-            }
-            (Some(Field::Annotations), crate::document::HOOK_ANNOTATION) => Field::Hook,
+            (Some(Field::Annotations), SOURCE_ANNOTATION) => Field::SourceAnnotation,
+            (Some(Field::Annotations), HOOK_ANNOTATION) => Field::Hook,
             (Some(Field::Annotations | Field::Labels), _) => Field::Entry,
             _ => Field::Other,
         }

@@ -90,6 +90,7 @@ pub fn run(input: &[u8]) -> Ours {
     let metas = guard(|| {
         let plan = Plan {
             keep: &|_, _| false,
+            is_contract: vf_plugin::contract::is_contract,
             local: None,
         };
         let stream = Stream::read(input.to_vec(), &plan).map_err(|e| e.to_string())?;
