@@ -111,6 +111,22 @@ fn object_name(doc: &crate::Document) -> String {
     format!("{}/{}", doc.kind(), doc.name())
 }
 
+/// The position of the app's container in its workload's pod spec (`containers`): the one
+/// lookup the passes share, with one error.
+fn container_of(doc: &crate::Document, contract: &Contract, app: &contract::App) -> Result<usize> {
+    crate::workload::pod_spec_pointer(doc.kind())
+        .and_then(|pointer| doc.value()?.pointer(pointer)?.get("containers")?.as_array())
+        .and_then(|cs| cs.iter().position(|c| c["name"] == app.container.as_str()))
+        .ok_or_else(|| {
+            contract.error(&format!(
+                "app {} names container {:?}, which {} does not have",
+                app.name,
+                app.container,
+                object_name(doc)
+            ))
+        })
+}
+
 /// The workload a contract app runs in.
 fn workload_of(stream: &Stream, contract: &Contract, app: &contract::App) -> Result<usize> {
     stream

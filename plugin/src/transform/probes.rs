@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Applied, object_name, workload_of};
+use super::{Applied, container_of, object_name, workload_of};
 use crate::contract::Contract;
 use crate::error::Result;
 use crate::stream::Stream;
@@ -21,19 +21,8 @@ pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -
             continue;
         }
         let pointer = pod_spec_pointer(doc.kind()).expect("long-running kinds have pods");
+        let position = container_of(doc, contract, app)?;
         let spec = doc.value().and_then(|v| v.pointer(pointer));
-        let Some(position) = spec
-            .and_then(|s| s.get("containers"))
-            .and_then(Value::as_array)
-            .and_then(|cs| cs.iter().position(|c| c["name"] == app.container.as_str()))
-        else {
-            return Err(contract.error(&format!(
-                "app {} names container {:?}, which {} does not have",
-                app.name,
-                app.container,
-                object_name(doc)
-            )));
-        };
         let container = &spec.expect("found")["containers"][position];
         let port = http_port(container, app.ports.http);
         let wanted = [

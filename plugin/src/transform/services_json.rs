@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::dapr::ensure_object;
-use super::{Applied, object_name, workload_of};
+use super::{Applied, container_of, object_name, workload_of};
 use crate::contract::{App, Contract, Role, ServicesJson};
 use crate::document::object_entry;
 use crate::error::{Error, Result};
@@ -162,19 +162,7 @@ fn mount(
     let meta_pointer = pod_metadata_pointer(doc.kind()).expect("gateways are workloads");
     let value = doc.value().expect("parsed");
     let spec = value.pointer(spec_pointer);
-    let container = spec
-        .and_then(|s| s.get("containers"))
-        .and_then(Value::as_array)
-        .and_then(|cs| {
-            cs.iter()
-                .position(|c| c["name"] == gateway.container.as_str())
-        })
-        .ok_or_else(|| {
-            contract.error(&format!(
-                "gateway {} names container {:?}, which its workload does not have",
-                gateway.name, gateway.container
-            ))
-        })?;
+    let container = container_of(doc, contract, gateway)?;
     let has_volume = list(spec, "volumes").any(|v| v["name"] == VOLUME);
     let has_mount = list(spec.map(|s| &s["containers"][container]), "volumeMounts")
         .any(|m| m["name"] == VOLUME);
