@@ -19,6 +19,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use super::sandbox::{self, Compiler};
+use crate::timings::phase;
 pub use vf_plugin::config::Compiler as Choice;
 
 const MAGIC: &[u8; 8] = b"VFPOSTC2";
@@ -128,7 +129,7 @@ pub fn load(
         Choice::Auto => &[Compiler::Cranelift, Compiler::Winch],
         _ => &[fresh],
     };
-    let wasm_sha = Sha256::digest(bytes);
+    let wasm_sha = phase("cache: hash the module", || Sha256::digest(bytes));
     let (cache, mut obtained) = match cache {
         Ok(cache) => (Some(cache), Obtained::Compiled),
         Err(why) => (None, Obtained::Uncached(why.to_owned())),
@@ -140,17 +141,22 @@ pub fn load(
             continue;
         };
         let (path, build) = entry(cache, &wasm_sha, engine, compiler);
-        let Some(entry) = read_entry(&path, bytes.len()) else {
+        let Some(entry) = phase("cache: read an entry", || read_entry(&path, bytes.len())) else {
             continue;
         };
-        if let Some(artifact) = verified(cache, &entry, &wasm_sha, &build) {
+        let artifact = phase("cache: verify its MAC", || {
+            verified(cache, &entry, &wasm_sha, &build)
+        });
+        if let Some(artifact) = artifact {
             // SAFETY: `artifact` is byte for byte what `Component::serialize` wrote in this
             // process's build, with this compiler, for exactly this module: the HMAC over the
             // module's hash, the build and the artifact, under a key only this user can read,
             // proves vf-post wrote it. wasmtime also rejects artifacts of another
             // configuration itself.
             #[allow(unsafe_code)]
-            let loaded = unsafe { Component::deserialize(engine, artifact) };
+            let loaded = phase("cache: load the native code", || unsafe {
+                Component::deserialize(engine, artifact)
+            });
             if let Ok(component) = loaded {
                 return Ok((component, Obtained::Cached, compiler));
             }
