@@ -34,7 +34,8 @@ def capture(tmp_path):
 
 def captured(capture, *values):
     """Installs the chart (client dry run) with the capture post-renderer: Helm's result, and
-    the stream it handed over, hooks included."""
+    the stream it handed over, hooks included (this install's alone)."""
+    (capture / "captured.yaml").unlink(missing_ok=True)
     out = helm("install", CHART, values=[str(v) for v in values], post_renderer="capture", args=[],
                env={"HELM_PLUGINS": str(capture / "plugins")})
     assert out["ok"], out
@@ -136,6 +137,14 @@ def test_a_migration_job_gets_a_sidecar_only_when_asked_in_the_components_scopes
     linted = subprocess.run([str(VF_POST), "lint", "--format", "json", str(capture / "captured.yaml")],
                             capture_output=True, text=True, check=False)
     assert linted.returncode == 0, linted.stdout
+    # The chart's extra Dapr annotations reach the Job's sidecar too, but never dapr.io/config:
+    # on a first install the Configuration does not exist yet when pre-install hooks run.
+    over.write_text("dapr:\n  annotations: {dapr.io/config: virtufin, dapr.io/log-as-json: 'true'}\n"
+                    "workmanager:\n  migrations: {enabled: true, dapr: true, command: [migrate]}\n")
+    _, stream = captured(capture, over)
+    job = next(d for d in yaml.safe_load_all(stream) if d and d["kind"] == "Job")
+    annotations = job["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["dapr.io/log-as-json"] == "true" and "dapr.io/config" not in annotations, annotations
     over.write_text("workmanager:\n  dapr: {enabled: false}\n  migrations: {enabled: true, dapr: true, command: [migrate]}\n")
     out = helm("install", CHART, values=[str(over)])
     assert not out["ok"] and "workmanager.migrations.dapr: the service runs no Dapr sidecar" in out["error"], out

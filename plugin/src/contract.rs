@@ -88,7 +88,7 @@ pub struct DaprDefaults {
     /// `dapr.io/sidecar-{cpu,memory}-{request,limit}`.
     pub sidecar_resources: Option<SidecarResources>,
     /// More `dapr.io/` annotations for every Dapr app, as they are.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_empty")]
     pub annotations: BTreeMap<String, String>,
 }
 
@@ -255,7 +255,7 @@ pub struct AppDapr {
     /// `dapr.io/app-id`.
     pub app_id: String,
     /// More `dapr.io/` annotations for this app; they win over every app's.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_empty")]
     pub annotations: BTreeMap<String, String>,
 }
 
@@ -286,6 +286,13 @@ fn extra_annotations(
         }
     }
     Ok(())
+}
+
+/// A map left `null` (`annotations:` with nothing under it) is an empty one.
+fn null_is_empty<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<BTreeMap<String, String>, D::Error> {
+    Ok(Option::<BTreeMap<String, String>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// Finds the contract, checks it, and leaves it out of the output.

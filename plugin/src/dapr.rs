@@ -40,34 +40,69 @@ pub const SIDECAR_CPU_LIMIT: &str = "dapr.io/sidecar-cpu-limit";
 /// `dapr.io/sidecar-memory-limit`.
 pub const SIDECAR_MEMORY_LIMIT: &str = "dapr.io/sidecar-memory-limit";
 
-/// How the injector and daprd read an annotation's value; what they do with one that does not
-/// read is in the rule's message (rules/dapr_workloads.rs).
+/// How the injector and daprd read an annotation's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueType {
     /// Any text.
     Text,
-    /// An int32: anything else the injector ignores.
+    /// An int32.
     Integer,
-    /// `true` or `false`: anything else Dapr reads as false.
+    /// `true` or `false` (Dapr reads anything else as false).
     Boolean,
-    /// A Kubernetes quantity: anything else drops every sidecar resource.
+    /// A Kubernetes quantity.
     Quantity,
-    /// One of these words: anything else makes daprd exit.
+    /// A Go duration (`10s`, `1m30s`).
+    Duration,
+    /// One of these words.
     OneOf(&'static [&'static str]),
+    /// A comma-separated list of these words.
+    ListOf(&'static [&'static str]),
 }
 
-/// A `dapr.io/` annotation key and the form of its value.
+/// A `dapr.io/` annotation key, the form of its value, and what Dapr does with a value of
+/// another form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Annotation {
     /// `dapr.io/<name>`.
     pub key: &'static str,
     /// How its value is read.
     pub value: ValueType,
+    /// What happens to a value that does not read (for the finding).
+    pub if_bad: &'static str,
 }
 
-const fn annotation(key: &'static str, value: ValueType) -> Annotation {
-    Annotation { key, value }
+const EXITS: &str = "daprd exits";
+const IGNORED: &str = "the injector ignores it";
+
+const fn annotation(key: &'static str, value: ValueType, if_bad: &'static str) -> Annotation {
+    Annotation { key, value, if_bad }
 }
+
+const fn text(key: &'static str) -> Annotation {
+    annotation(key, ValueType::Text, "")
+}
+
+const fn int(key: &'static str) -> Annotation {
+    annotation(key, ValueType::Integer, IGNORED)
+}
+
+const fn boolean(key: &'static str) -> Annotation {
+    annotation(key, ValueType::Boolean, "Dapr reads as false")
+}
+
+const fn resource(key: &'static str) -> Annotation {
+    annotation(
+        key,
+        ValueType::Quantity,
+        "the injector drops all sidecar resources",
+    )
+}
+
+/// `dapr.io/sidecar-image`: the image of the injected daprd container, which the image rules
+/// judge like any container's.
+pub const SIDECAR_IMAGE: &str = "dapr.io/sidecar-image";
+/// Accepted `dapr.io/disable-init-endpoints` values.
+pub const INIT_ENDPOINTS: &[&str] = &["config", "subscribe"];
 
 /// Accepted `dapr.io/app-protocol` values.
 pub const PROTOCOLS: &[&str] = &["http", "https", "grpc", "grpcs", "h2c"];
@@ -77,65 +112,54 @@ pub const LOG_LEVELS: &[&str] = &["debug", "info", "warn", "error", "fatal"];
 /// Every annotation whose value vf-post checks or writes. A key not listed is passed through
 /// and checked only for being text.
 pub const ANNOTATIONS: &[Annotation] = &[
-    annotation(ENABLED, ValueType::Text),
-    annotation(APP_ID, ValueType::Text),
-    annotation(APP_PORT, ValueType::Text),
-    annotation(APP_PROTOCOL, ValueType::OneOf(PROTOCOLS)),
-    annotation(CONFIG, ValueType::Text),
-    annotation(LOG_LEVEL, ValueType::OneOf(LOG_LEVELS)),
-    annotation(ENABLE_API_LOGGING, ValueType::Boolean),
-    annotation(ENABLE_METRICS, ValueType::Boolean),
-    annotation(METRICS_PORT, ValueType::Integer),
-    annotation(ENABLE_APP_HEALTH_CHECK, ValueType::Boolean),
-    annotation(APP_HEALTH_CHECK_PATH, ValueType::Text),
-    annotation(PROBE_INTERVAL, ValueType::Integer),
-    annotation(PROBE_TIMEOUT, ValueType::Integer),
-    annotation(HEALTH_THRESHOLD, ValueType::Integer),
-    annotation(SIDECAR_CPU_REQUEST, ValueType::Quantity),
-    annotation(SIDECAR_MEMORY_REQUEST, ValueType::Quantity),
-    annotation(SIDECAR_CPU_LIMIT, ValueType::Quantity),
-    annotation(SIDECAR_MEMORY_LIMIT, ValueType::Quantity),
-    annotation("dapr.io/grpc-port", ValueType::Integer),
-    annotation("dapr.io/internal-grpc-port", ValueType::Integer),
-    annotation("dapr.io/graceful-shutdown-seconds", ValueType::Integer),
+    text(ENABLED),
+    text(APP_ID),
+    text(APP_PORT),
+    annotation(APP_PROTOCOL, ValueType::OneOf(PROTOCOLS), EXITS),
+    text(CONFIG),
+    annotation(LOG_LEVEL, ValueType::OneOf(LOG_LEVELS), EXITS),
+    boolean(ENABLE_API_LOGGING),
+    boolean(ENABLE_METRICS),
+    int(METRICS_PORT),
+    boolean(ENABLE_APP_HEALTH_CHECK),
+    text(APP_HEALTH_CHECK_PATH),
+    int(PROBE_INTERVAL),
+    int(PROBE_TIMEOUT),
+    int(HEALTH_THRESHOLD),
+    resource(SIDECAR_CPU_REQUEST),
+    resource(SIDECAR_MEMORY_REQUEST),
+    resource(SIDECAR_CPU_LIMIT),
+    resource(SIDECAR_MEMORY_LIMIT),
+    int("dapr.io/grpc-port"),
+    int("dapr.io/internal-grpc-port"),
+    int("dapr.io/graceful-shutdown-seconds"),
+    int("dapr.io/sidecar-liveness-probe-delay-seconds"),
+    int("dapr.io/sidecar-liveness-probe-timeout-seconds"),
+    int("dapr.io/sidecar-liveness-probe-period-seconds"),
+    int("dapr.io/sidecar-liveness-probe-threshold"),
+    int("dapr.io/sidecar-readiness-probe-delay-seconds"),
+    int("dapr.io/sidecar-readiness-probe-timeout-seconds"),
+    int("dapr.io/sidecar-readiness-probe-period-seconds"),
+    int("dapr.io/sidecar-readiness-probe-threshold"),
+    boolean("dapr.io/log-as-json"),
+    annotation("dapr.io/max-body-size", ValueType::Quantity, EXITS),
+    annotation("dapr.io/read-buffer-size", ValueType::Quantity, EXITS),
     annotation(
-        "dapr.io/sidecar-liveness-probe-delay-seconds",
-        ValueType::Integer,
+        "dapr.io/block-shutdown-duration",
+        ValueType::Duration,
+        EXITS,
     ),
     annotation(
-        "dapr.io/sidecar-liveness-probe-timeout-seconds",
-        ValueType::Integer,
+        "dapr.io/disable-init-endpoints",
+        ValueType::ListOf(INIT_ENDPOINTS),
+        EXITS,
     ),
-    annotation(
-        "dapr.io/sidecar-liveness-probe-period-seconds",
-        ValueType::Integer,
-    ),
-    annotation(
-        "dapr.io/sidecar-liveness-probe-threshold",
-        ValueType::Integer,
-    ),
-    annotation(
-        "dapr.io/sidecar-readiness-probe-delay-seconds",
-        ValueType::Integer,
-    ),
-    annotation(
-        "dapr.io/sidecar-readiness-probe-timeout-seconds",
-        ValueType::Integer,
-    ),
-    annotation(
-        "dapr.io/sidecar-readiness-probe-period-seconds",
-        ValueType::Integer,
-    ),
-    annotation(
-        "dapr.io/sidecar-readiness-probe-threshold",
-        ValueType::Integer,
-    ),
-    annotation("dapr.io/log-as-json", ValueType::Boolean),
+    text(SIDECAR_IMAGE),
 ];
 
-/// How `key`'s value is read, if vf-post knows the key.
-pub fn value_type(key: &str) -> Option<ValueType> {
-    ANNOTATIONS.iter().find(|a| a.key == key).map(|a| a.value)
+/// What vf-post knows of `key`, if anything.
+pub fn annotation_of(key: &str) -> Option<&'static Annotation> {
+    ANNOTATIONS.iter().find(|a| a.key == key)
 }
 
 /// Keys a chart's extra annotations may not set: they come from each app's own `dapr`

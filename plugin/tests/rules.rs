@@ -51,29 +51,15 @@ fn main() {
     libtest_mimic::run(&args, trials).exit();
 }
 
-/// The rule fires on every `bad-*` object of its case and on no `good-*` one, and its findings
-/// are findings.txt.
-fn fires_on_bad_twins_and_stays_quiet_on_good_ones(rule: &Rule) -> Result<(), String> {
-    let root = support::repo().join("tests/rules");
-    let bless = std::env::var_os("BLESS").is_some();
-    let mut failures = Vec::new();
-    let dir = root.join(rule.id);
-    let Ok(input) = std::fs::read(dir.join("input.yaml")) else {
-        return Err(format!("{}: no case in tests/rules/{}", rule.id, rule.id));
-    };
-    let config: Config = std::fs::read_to_string(dir.join("config.yaml"))
-        .map(|t| serde_saphyr::from_str(&t).unwrap())
-        .unwrap_or_default();
-    // Through the engine's own planning: a rule reading a kind vf-post does not parse
-    // finds nothing here either.
-    let mut release = prepare(
-        input.clone(),
-        &config,
-        &Objects::None,
-        &[],
-        Changes::Untracked,
-    )
-    .unwrap();
+/// The case's release, mutated by its mutations.json if it has one, and validated.
+fn run_case(
+    rule: &Rule,
+    dir: &std::path::Path,
+    input: &[u8],
+    config: &Config,
+    changes: Changes,
+) -> vf_plugin::Release {
+    let mut release = prepare(input.to_vec(), config, &Objects::None, &[], changes).unwrap();
     if let Ok(text) = std::fs::read_to_string(dir.join("mutations.json")) {
         let wanted: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
         let patches: Vec<ModulePatch> = wanted
@@ -96,6 +82,42 @@ fn fires_on_bad_twins_and_stays_quiet_on_good_ones(rule: &Rule) -> Result<(), St
         release.mutate("case", &patches).unwrap();
     }
     release.validate().unwrap();
+    release
+}
+
+/// The rule fires on every `bad-*` object of its case and on no `good-*` one, and its findings
+/// are findings.txt.
+fn fires_on_bad_twins_and_stays_quiet_on_good_ones(rule: &Rule) -> Result<(), String> {
+    let root = support::repo().join("tests/rules");
+    let bless = std::env::var_os("BLESS").is_some();
+    let mut failures = Vec::new();
+    let dir = root.join(rule.id);
+    let Ok(input) = std::fs::read(dir.join("input.yaml")) else {
+        return Err(format!("{}: no case in tests/rules/{}", rule.id, rule.id));
+    };
+    let config: Config = std::fs::read_to_string(dir.join("config.yaml"))
+        .map(|t| serde_saphyr::from_str(&t).unwrap())
+        .unwrap_or_default();
+    // Through the engine's own planning: a rule reading a kind vf-post does not parse
+    // finds nothing here either.
+    let release = run_case(rule, &dir, &input, &config, Changes::Untracked);
+    // What a rule finds may not depend on what else vf-post parses: with every document
+    // parsed (as --show-changes does), the same findings.
+    let everything = run_case(rule, &dir, &input, &config, Changes::Tracked);
+    let of_rule = |findings: &[vf_plugin::Finding]| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| f.rule == rule.id)
+            .map(|f| format!("{f:?}"))
+            .collect()
+    };
+    if of_rule(&everything.findings) != of_rule(&release.findings) {
+        failures.push(format!(
+            "{}: finds otherwise when every document is parsed: {:#?}",
+            rule.id,
+            of_rule(&everything.findings)
+        ));
+    }
     if !rule.on_by_default {
         let mut plain = prepare(
             input.clone(),

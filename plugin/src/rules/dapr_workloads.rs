@@ -132,18 +132,29 @@ fn values(pod: &Pod, hit: &impl Fn(&str, &str, String) -> Hit, hits: &mut Vec<Hi
             ));
             continue;
         };
-        let problem = match dapr::value_type(key) {
-            Some(ValueType::OneOf(words)) if !words.contains(&text) => {
+        let Some(known) = dapr::annotation_of(key) else {
+            continue;
+        };
+        let if_bad = known.if_bad;
+        let problem = match known.value {
+            ValueType::OneOf(words) if !words.contains(&text) => {
                 Some(format!("is {text:?}; daprd accepts {}", words.join(", ")))
             }
-            Some(ValueType::Integer) if text.parse::<i32>().is_err() => Some(format!(
-                "is {text:?}, not an integer; the injector ignores it"
-            )),
-            Some(ValueType::Boolean) if !is_boolean(text) => {
-                Some(format!("is {text:?}, which Dapr reads as false"))
+            ValueType::ListOf(words) if !text.split(',').all(|w| words.contains(&w.trim())) => {
+                Some(format!(
+                    "is {text:?}; daprd accepts a comma-separated list of {}",
+                    words.join(", ")
+                ))
             }
-            Some(ValueType::Quantity) if !is_quantity(text) => Some(format!(
-                "is {text:?}, not a quantity; the injector drops all sidecar resources"
+            ValueType::Integer if text.parse::<i32>().is_err() => {
+                Some(format!("is {text:?}, not an integer; {if_bad}"))
+            }
+            ValueType::Boolean if !is_boolean(text) => Some(format!("is {text:?}, which {if_bad}")),
+            ValueType::Quantity if !is_quantity(text) => {
+                Some(format!("is {text:?}, not a quantity; {if_bad}"))
+            }
+            ValueType::Duration if !is_duration(text) => Some(format!(
+                "is {text:?}, not a duration (such as 10s or 1m30s); {if_bad}"
             )),
             _ => None,
         };
@@ -211,6 +222,36 @@ fn annotation_pointer(pod: &Pod, key: &str) -> String {
 }
 
 /// Values `kitstrings.IsTruthy` reads as true, and the usual spellings of false.
+/// A Go `time.ParseDuration` value: `0`, or numbers each followed by a unit.
+fn is_duration(text: &str) -> bool {
+    let text = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if text == "0" {
+        return true;
+    }
+    let mut rest = text;
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number = &rest[..digits];
+        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
+            return false;
+        }
+        rest = &rest[digits..];
+        let Some(unit) = ["ns", "us", "µs", "μs", "ms", "s", "m", "h"]
+            .into_iter()
+            .find(|u| rest.starts_with(u) && !(*u == "m" && rest.starts_with("ms")))
+        else {
+            return false;
+        };
+        rest = &rest[unit.len()..];
+    }
+    true
+}
+
 fn is_boolean(text: &str) -> bool {
     matches!(
         text.to_ascii_lowercase().as_str(),

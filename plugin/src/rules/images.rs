@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use super::{Context, Hit, catalog};
+use crate::dapr::SIDECAR_IMAGE;
 use crate::workload::{CONTAINER_LISTS, image_registry, pull_secret_names};
 
 pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
@@ -10,11 +11,25 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
     for pod in ctx.pods() {
         let allowed = allowed_registries(ctx, pod.doc);
         let mut pulls_private = false;
-        for c in pod.containers(&CONTAINER_LISTS) {
-            let Some(image) = c.value.get("image").and_then(Value::as_str) else {
-                continue;
-            };
-            let at = format!("{}/image", c.pointer);
+        // Each image the pod runs, where it is written, and its container: the containers',
+        // and daprd's when the pod names it (the injector adds that container at admission).
+        let mut images: Vec<(&str, String, &str)> = pod
+            .containers(&CONTAINER_LISTS)
+            .into_iter()
+            .filter_map(|c| {
+                let image = c.value.get("image").and_then(Value::as_str)?;
+                Some((image, format!("{}/image", c.pointer), c.name))
+            })
+            .collect();
+        if let Some(image) = pod.annotation(SIDECAR_IMAGE).and_then(Value::as_str) {
+            let meta_pointer = pod.spec_pointer.strip_suffix("spec").unwrap_or("");
+            let at = format!(
+                "{meta_pointer}metadata/annotations/{}",
+                SIDECAR_IMAGE.replace('/', "~1")
+            );
+            images.push((image, at, "daprd"));
+        }
+        for (image, at, container) in images {
             if let Some(problem) = unpinned(image) {
                 hits.push(
                     Hit::new(
@@ -23,7 +38,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
                         format!("image {image:?} {problem}"),
                     )
                     .at(at.clone())
-                    .container(c.name),
+                    .container(container),
                 );
             }
             if !allowed.is_empty() && !allowed.iter().any(|prefix| is_under(image, prefix)) {
@@ -37,7 +52,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
                         ),
                     )
                     .at(at)
-                    .container(c.name),
+                    .container(container),
                 );
             }
             pulls_private |= private.is_some_and(|r| image_registry(image) == r.host);

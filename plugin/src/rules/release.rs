@@ -132,8 +132,11 @@ fn autoscaled_replicas(ctx: &Context, hits: &mut Vec<Hit>) {
             ))
         })
         .collect();
+    // The workloads it declares it reads (`Reads::Pods`): another kind an autoscaler scales
+    // (an Argo Rollout, say) is parsed only when something else needs it, and a finding must
+    // not depend on that.
     for (index, doc, value) in ctx.objects() {
-        if value.pointer("/spec/replicas").is_none() {
+        if !crate::workload::has_pods(doc.kind()) || value.pointer("/spec/replicas").is_none() {
             continue;
         }
         let scaler = targets.iter().find(|(namespace, kind, name, _)| {
@@ -370,12 +373,22 @@ fn services_json(ctx: &Context, hits: &mut Vec<Hit>) {
 /// Exemption annotations need a reason and a rule that exists (built in, or declared by a
 /// policy module in `module_rules`).
 pub(crate) fn check_exemptions(ctx: &Context, module_rules: &[String], hits: &mut Vec<Hit>) {
-    for (index, _, value) in ctx.objects() {
-        let Some(annotations) = value
-            .pointer("/metadata/annotations")
-            .and_then(Value::as_object)
-        else {
-            continue;
+    // Every document, parsed or not (`Reads::Scan`): the scan keeps the text annotations,
+    // and a parsed document also shows one whose value is not text.
+    for (index, doc) in ctx.docs.iter().enumerate().filter(|(_, d)| !d.is_removed()) {
+        let annotations: Vec<(&str, Option<&str>)> = match doc.value() {
+            Some(value) => value
+                .pointer("/metadata/annotations")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+            None => doc
+                .annotations()
+                .iter()
+                .map(|(k, v)| (k.as_str(), Some(v.as_str())))
+                .collect(),
         };
         for (key, reason) in annotations {
             let Some(name) = key.strip_prefix(EXEMPT_PREFIX) else {
@@ -402,7 +415,7 @@ pub(crate) fn check_exemptions(ctx: &Context, module_rules: &[String], hits: &mu
                     .at(pointer.clone()),
                 );
             }
-            if reason.as_str().is_none_or(|r| r.trim().is_empty()) {
+            if reason.is_none_or(|r| r.trim().is_empty()) {
                 hits.push(
                     Hit::new(
                         catalog::EXEMPTION_REASON.id,

@@ -5,9 +5,12 @@ use serde_json::{Value, json};
 
 use super::{Applied, object_name};
 use crate::contract::Contract;
+use crate::dapr::SIDECAR_IMAGE;
 use crate::error::{Error, Result};
 use crate::stream::Stream;
-use crate::workload::{containers, image_registry, pod_spec_pointer, pull_secret_names};
+use crate::workload::{
+    containers, image_registry, pod_metadata_pointer, pod_spec_pointer, pull_secret_names,
+};
 
 /// Name of the pass in reports.
 pub const PASS: &str = "pull-secrets";
@@ -27,11 +30,20 @@ pub fn apply(
         let Some(spec) = doc.value().and_then(|v| v.pointer(pointer)) else {
             continue;
         };
-        let pulls = containers(spec).any(|(_, c)| {
-            c.get("image")
-                .and_then(Value::as_str)
-                .is_some_and(|image| image_registry(image) == registry.host)
-        });
+        // The daprd image a pod names (`dapr.io/sidecar-image`) is pulled with the pod's
+        // secrets too, once the injector has added its container.
+        let sidecar = pod_metadata_pointer(doc.kind())
+            .and_then(|p| {
+                doc.value()?
+                    .pointer(p)?
+                    .get("annotations")?
+                    .get(SIDECAR_IMAGE)
+            })
+            .and_then(Value::as_str);
+        let pulls = containers(spec)
+            .filter_map(|(_, c)| c.get("image").and_then(Value::as_str))
+            .chain(sidecar)
+            .any(|image| image_registry(image) == registry.host);
         if !pulls {
             continue;
         }
