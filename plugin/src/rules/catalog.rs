@@ -14,8 +14,9 @@ pub struct Rule {
     pub summary: &'static str,
     /// How to fix a finding.
     pub hint: &'static str,
-    /// The documents it reads: vf-post parses those (and only those a pass, a module or
-    /// redaction needs besides), so a rule cannot read a kind its declaration leaves out.
+    /// The documents it reads: vf-post parses those (and those a pass, a module or redaction
+    /// needs besides). A rule reading what it does not declare would find more when more is
+    /// parsed: its case in tests/rules runs both ways and must find the same.
     pub reads: &'static [Reads],
     /// Whether it runs unless configured otherwise. Rules that judge what a release cannot
     /// show on its own (objects other releases bring) are off until a configuration turns
