@@ -6,6 +6,7 @@ hostile cases first. The Gatekeeper library's own suites run in scripts/gatekeep
 import json
 import shutil
 import subprocess
+import textwrap
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -250,24 +251,26 @@ def test_policy_tests_of_the_examples_pass_and_wrong_expectations_fail(tmp_path)
 
 # Found by attacking the runtime: what Gatekeeper sees that vf-post must see too.
 
-NAMESPACE_TEMPLATE = """apiVersion: templates.gatekeeper.sh/v1
-kind: ConstraintTemplate
-metadata: {name: vfnamespaces}
-spec:
-  crd: {spec: {names: {kind: VfNamespaces}}}
-  targets:
-    - target: admission.k8s.gatekeeper.sh
-      rego: |
-        package vfnamespaces
-        violation[{"msg": msg}] {
-          input.review.object.metadata.namespace == "default"
-          msg := sprintf("%v is in default", [input.review.object.metadata.name])
-        }
-        violation[{"msg": msg}] {
-          input.review.namespaceObject.metadata.labels.env == "prod"
-          msg := sprintf("%v is in a prod namespace", [input.review.object.metadata.name])
-        }
-"""
+def constraint_template(kind, rego):
+    """A Gatekeeper ConstraintTemplate for constraints of `kind`, its Rego as given (the
+    package is the kind, lowercased, as Gatekeeper asks)."""
+    name = kind.lower()
+    body = textwrap.indent(f"package {name}\n" + textwrap.dedent(rego).lstrip("\n"), " " * 8)
+    return (f"apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata: {{name: {name}}}\n"
+            f"spec:\n  crd: {{spec: {{names: {{kind: {kind}}}}}}}\n  targets:\n"
+            f"    - target: admission.k8s.gatekeeper.sh\n      rego: |\n{body}")
+
+
+NAMESPACE_TEMPLATE = constraint_template("VfNamespaces", """
+    violation[{"msg": msg}] {
+      input.review.object.metadata.namespace == "default"
+      msg := sprintf("%v is in default", [input.review.object.metadata.name])
+    }
+    violation[{"msg": msg}] {
+      input.review.namespaceObject.metadata.labels.env == "prod"
+      msg := sprintf("%v is in a prod namespace", [input.review.object.metadata.name])
+    }
+""")
 
 CONSTRAINT = """apiVersion: constraints.gatekeeper.sh/v1beta1
 kind: VfNamespaces
@@ -371,27 +374,19 @@ def test_a_template_in_cel_decides_as_the_same_template_in_rego(tmp_path, target
     assert {f["origin"] for f in report if f["rule"] == "memory-limits-cel"} == {"cel-validating"}
 
 
-INVENTORY_TEMPLATE = """apiVersion: templates.gatekeeper.sh/v1
-kind: ConstraintTemplate
-metadata: {name: vfuniquehost}
-spec:
-  crd: {spec: {names: {kind: VfUniqueHost}}}
-  targets:
-    - target: admission.k8s.gatekeeper.sh
-      rego: |
-        package vfuniquehost
-        identical(obj, review) {
-          obj.metadata.namespace == review.object.metadata.namespace
-          obj.metadata.name == review.object.metadata.name
-        }
-        violation[{"msg": msg}] {
-          host := input.review.object.data.host
-          other := data.inventory.namespace[ns][_]["ConfigMap"][name]
-          other.data.host == host
-          not identical(other, input.review)
-          msg := sprintf("host %v is also claimed by %v/%v", [host, ns, name])
-        }
-"""
+INVENTORY_TEMPLATE = constraint_template("VfUniqueHost", """
+    identical(obj, review) {
+      obj.metadata.namespace == review.object.metadata.namespace
+      obj.metadata.name == review.object.metadata.name
+    }
+    violation[{"msg": msg}] {
+      host := input.review.object.data.host
+      other := data.inventory.namespace[ns][_]["ConfigMap"][name]
+      other.data.host == host
+      not identical(other, input.review)
+      msg := sprintf("host %v is also claimed by %v/%v", [host, ns, name])
+    }
+""")
 
 INVENTORY_STREAM = """---
 apiVersion: v1
