@@ -5,6 +5,7 @@ objects vf-post wrote, on the chart and on every corpus chart."""
 
 import json
 import subprocess
+import textwrap
 
 import jsonpatch
 import pytest
@@ -90,29 +91,38 @@ def test_both_engines_report_the_same_changes(tmp_path):
     assert native["changes"] == wasm["changes"]
 
 
-MUTATING = """
+def json_patch_policy(name, resources, expression):
+    """A MutatingAdmissionPolicy `<name>.example.com` on CREATE of core `resources`, whose one
+    mutation is the JSONPatch CEL `expression`, and its binding."""
+    body = textwrap.indent(textwrap.dedent(expression).strip("\n"), " " * 8)
+    return f"""
 apiVersion: admissionregistration.k8s.io/v1
 kind: MutatingAdmissionPolicy
-metadata: {name: stamp.example.com}
+metadata: {{name: {name}.example.com}}
 spec:
   matchConstraints:
     resourceRules:
-    - {apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["configmaps", "secrets"]}
+    - {{apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: {json.dumps(resources)}}}
   reinvocationPolicy: Never
   mutations:
   - patchType: JSONPatch
     jsonPatch:
       expression: >-
+{body}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicyBinding
+metadata: {{name: {name}}}
+spec: {{policyName: {name}.example.com}}
+"""
+
+
+MUTATING = json_patch_policy("stamp", ["configmaps", "secrets"], """
         object.kind == "Secret"
         ? [JSONPatch{op: "replace", path: "/data/password", value: "bmV3LXNlY3JldA=="}]
         : [JSONPatch{op: "add", path: "/data/copied", value: "hunter2-topsecret"},
            JSONPatch{op: "add", path: "/metadata/labels", value: {"x\\u001b[2J\\n::error::forged": "1"}}]
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingAdmissionPolicyBinding
-metadata: {name: stamp}
-spec: {policyName: stamp.example.com}
-"""
+""")
 
 STREAM = """---
 # Source: demo/templates/secret.yaml
@@ -172,27 +182,10 @@ def test_without_the_flag_nothing_is_listed(tmp_path):
         assert "changes" not in (json.loads(out.stdout) if fmt == "json" else out.stdout)
 
 
-LEAKING = """
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingAdmissionPolicy
-metadata: {name: leak.example.com}
-spec:
-  matchConstraints:
-    resourceRules:
-    - {apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["configmaps"]}
-  reinvocationPolicy: Never
-  mutations:
-  - patchType: JSONPatch
-    jsonPatch:
-      expression: >-
+LEAKING = json_patch_policy("leak", ["configmaps"], """
         [JSONPatch{op: "add", path: "/metadata/labels", value: {"Sup3rS3cretPw": "x"}},
          JSONPatch{op: "add", path: "/data/" + jsonpatch.escapeKey("pa/ss~word-42"), value: "y"}]
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingAdmissionPolicyBinding
-metadata: {name: leak}
-spec: {policyName: leak.example.com}
-"""
+""")
 
 # The second password's base64 wrapped over two lines, as Go's decoder (the API server's)
 # reads it.
