@@ -16,7 +16,7 @@ use crate::contract::Contract;
 use crate::document::Document;
 use crate::document::Meta;
 use crate::finding::{Exemption, Finding, ObjectRef, Severity};
-use crate::workload::{CONTAINER_LISTS, pod_metadata_pointer, pod_spec_pointer};
+use crate::workload::PodTemplate;
 
 /// Annotation prefix of exemptions: `exempt.vf-post.virtufin.io/<rule>[.<container>]: "<reason>"`,
 /// after kube-linter's `ignore-check.kube-linter.io/<check>`.
@@ -104,21 +104,11 @@ pub(crate) struct Context<'a> {
     pub contract: Option<&'a Contract>,
 }
 
-/// A pod spec in the release.
+/// A pod template in the release, with the object it is in.
 pub(crate) struct Pod<'a> {
     pub index: usize,
     pub doc: &'a Document,
-    pub spec: &'a Value,
-    pub spec_pointer: &'static str,
-    /// The pod template's metadata (the object's for a Pod).
-    pub meta: Option<&'a Value>,
-}
-
-/// A container of a pod, never the Dapr sidecar.
-pub(crate) struct Container<'a> {
-    pub name: &'a str,
-    pub value: &'a Value,
-    pub pointer: String,
+    pub template: PodTemplate<'a>,
 }
 
 impl<'a> Context<'a> {
@@ -134,15 +124,10 @@ impl<'a> Context<'a> {
     /// Every pod spec of the release.
     pub fn pods(&self) -> impl Iterator<Item = Pod<'a>> {
         self.objects().filter_map(|(index, doc, value)| {
-            let spec_pointer = pod_spec_pointer(doc.kind())?;
-            let spec = value.pointer(spec_pointer)?;
-            let meta = pod_metadata_pointer(doc.kind()).and_then(|p| value.pointer(p));
             Some(Pod {
                 index,
                 doc,
-                spec,
-                spec_pointer,
-                meta,
+                template: PodTemplate::of(doc.kind(), value)?,
             })
         })
     }
@@ -165,34 +150,6 @@ impl<'a> Context<'a> {
     /// The team an object belongs to.
     pub fn team(&self, doc: &Document) -> Option<&'a Team> {
         team_of(self.config, doc)
-    }
-}
-
-impl<'a> Pod<'a> {
-    /// The pod's containers in `lists`. Every one is checked, whatever its name: the Dapr
-    /// injector adds its `daprd` sidecar at admission, so a container of that name in a rendered
-    /// manifest is the chart's own, and the chart could name anything `daprd`.
-    pub fn containers(&self, lists: &[&'static str]) -> Vec<Container<'a>> {
-        let mut out = Vec::new();
-        for list in CONTAINER_LISTS.into_iter().filter(|l| lists.contains(l)) {
-            let Some(items) = self.spec.get(list).and_then(Value::as_array) else {
-                continue;
-            };
-            for (i, value) in items.iter().enumerate() {
-                let name = value.get("name").and_then(Value::as_str).unwrap_or("");
-                out.push(Container {
-                    name,
-                    value,
-                    pointer: format!("{}/{list}/{i}", self.spec_pointer),
-                });
-            }
-        }
-        out
-    }
-
-    /// A pod template annotation.
-    pub fn annotation(&self, key: &str) -> Option<&'a Value> {
-        self.meta?.get("annotations")?.get(key)
     }
 }
 

@@ -15,6 +15,7 @@ use crate::contract::{self, Contract};
 use crate::document::Meta;
 use crate::error::Result;
 use crate::stream::Stream;
+use crate::workload::{Container, PodTemplate};
 
 /// One change a pass made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -111,12 +112,16 @@ fn object_name(doc: &crate::Document) -> String {
     format!("{}/{}", doc.kind(), doc.name())
 }
 
-/// The position of the app's container in its workload's pod spec (`containers`): the one
-/// lookup the passes share, with one error.
-fn container_of(doc: &crate::Document, contract: &Contract, app: &contract::App) -> Result<usize> {
-    crate::workload::pod_spec_pointer(doc.kind())
-        .and_then(|pointer| doc.value()?.pointer(pointer)?.get("containers")?.as_array())
-        .and_then(|cs| cs.iter().position(|c| c["name"] == app.container.as_str()))
+/// The app's container in its workload's pod template: the one lookup the passes share,
+/// with one error.
+fn container_of<'d>(
+    doc: &'d crate::Document,
+    contract: &Contract,
+    app: &contract::App,
+) -> Result<(PodTemplate<'d>, Container<'d>)> {
+    doc.value()
+        .and_then(|value| PodTemplate::of(doc.kind(), value))
+        .and_then(|pod| Some((pod, pod.container(&app.container)?)))
         .ok_or_else(|| {
             contract.error(&format!(
                 "app {} names container {:?}, which {} does not have",

@@ -15,11 +15,11 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
     let mut app_ids: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for pod in ctx.pods() {
         misplaced(ctx, &pod, hits);
-        let Some(enabled) = pod.annotation(ENABLED) else {
+        let Some(enabled) = pod.template.annotation(ENABLED) else {
             continue;
         };
         let hit = |rule: &str, key: &str, message: String| {
-            Hit::new(rule, Some(pod.index), message).at(annotation_pointer(&pod, key))
+            Hit::new(rule, Some(pod.index), message).at(pod.template.annotation_pointer(key))
         };
         let on = match enabled.as_str() {
             Some(v) if v.eq_ignore_ascii_case("true") => true,
@@ -37,7 +37,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
         if !on {
             continue;
         }
-        match pod.annotation(APP_ID).and_then(Value::as_str) {
+        match pod.template.annotation(APP_ID).and_then(Value::as_str) {
             None => hits.push(hit(
                 catalog::DAPR_APP_ID.id,
                 APP_ID,
@@ -48,7 +48,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
                 Err(why) => hits.push(hit(catalog::DAPR_APP_ID.id, APP_ID, why)),
             },
         }
-        if let Some(port) = pod.annotation(APP_PORT) {
+        if let Some(port) = pod.template.annotation(APP_PORT) {
             match port.as_str().map(str::parse::<u16>) {
                 Some(Ok(0)) => hits.push(hit(catalog::DAPR_APP_PORT.id, APP_PORT, "dapr.io/app-port is 0".into())),
                 Some(Ok(p)) if RESERVED_PORTS.contains(&p) => hits.push(hit(
@@ -116,11 +116,7 @@ fn misplaced(ctx: &Context, pod: &Pod, hits: &mut Vec<Hit>) {
 }
 
 fn values(pod: &Pod, hit: &impl Fn(&str, &str, String) -> Hit, hits: &mut Vec<Hit>) {
-    let Some(annotations) = pod
-        .meta
-        .and_then(|m| m.get("annotations"))
-        .and_then(Value::as_object)
-    else {
+    let Some(annotations) = pod.template.annotations() else {
         return;
     };
     for (key, value) in annotations.iter().filter(|(k, _)| k.starts_with(PREFIX)) {
@@ -174,7 +170,7 @@ fn configuration(
     hit: &impl Fn(&str, &str, String) -> Hit,
     hits: &mut Vec<Hit>,
 ) {
-    let Some(name) = pod.annotation(CONFIG).and_then(Value::as_str) else {
+    let Some(name) = pod.template.annotation(CONFIG).and_then(Value::as_str) else {
         return;
     };
     let namespace = pod.doc.namespace();
@@ -195,11 +191,14 @@ fn configuration(
 
 fn probe_timing(pod: &Pod, hit: &impl Fn(&str, &str, String) -> Hit, hits: &mut Vec<Hit>) {
     let read = |key: &str, default: i64| {
-        pod.annotation(key)
+        pod.template
+            .annotation(key)
             .and_then(Value::as_str)
             .map_or(Some(default), |v| v.parse::<i64>().ok())
     };
-    if pod.annotation(PROBE_TIMEOUT).is_none() && pod.annotation(PROBE_INTERVAL).is_none() {
+    if pod.template.annotation(PROBE_TIMEOUT).is_none()
+        && pod.template.annotation(PROBE_INTERVAL).is_none()
+    {
         return;
     }
     if let (Some(timeout), Some(interval)) = (read(PROBE_TIMEOUT, 500), read(PROBE_INTERVAL, 5))
@@ -211,14 +210,6 @@ fn probe_timing(pod: &Pod, hit: &impl Fn(&str, &str, String) -> Hit, hits: &mut 
             format!("app health probe timeout {timeout} ms is not below the interval of {interval} s; daprd exits"),
         ));
     }
-}
-
-fn annotation_pointer(pod: &Pod, key: &str) -> String {
-    let meta = crate::workload::pod_metadata_pointer(pod.doc.kind()).unwrap_or("/metadata");
-    format!(
-        "{meta}/annotations/{}",
-        key.replace('~', "~0").replace('/', "~1")
-    )
 }
 
 /// Values `kitstrings.IsTruthy` reads as true, and the usual spellings of false.

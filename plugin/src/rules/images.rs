@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::{Context, Hit, catalog};
 use crate::dapr::SIDECAR_IMAGE;
-use crate::workload::{CONTAINER_LISTS, image_registry, pull_secret_names};
+use crate::workload::{CONTAINER_LISTS, image_registry};
 
 pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
     let private = ctx.contract.and_then(|c| c.registry.as_ref());
@@ -14,20 +14,20 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
         // Each image the pod runs, where it is written, and its container: the containers',
         // and daprd's when the pod names it (the injector adds that container at admission).
         let mut images: Vec<(&str, String, &str)> = pod
+            .template
             .containers(&CONTAINER_LISTS)
-            .into_iter()
-            .filter_map(|c| {
-                let image = c.value.get("image").and_then(Value::as_str)?;
-                Some((image, format!("{}/image", c.pointer), c.name))
-            })
+            .filter_map(|c| Some((c.image()?, format!("{}/image", c.pointer()), c.name)))
             .collect();
-        if let Some(image) = pod.annotation(SIDECAR_IMAGE).and_then(Value::as_str) {
-            let meta_pointer = pod.spec_pointer.strip_suffix("spec").unwrap_or("");
-            let at = format!(
-                "{meta_pointer}metadata/annotations/{}",
-                SIDECAR_IMAGE.replace('/', "~1")
-            );
-            images.push((image, at, "daprd"));
+        if let Some(image) = pod
+            .template
+            .annotation(SIDECAR_IMAGE)
+            .and_then(Value::as_str)
+        {
+            images.push((
+                image,
+                pod.template.annotation_pointer(SIDECAR_IMAGE),
+                "daprd",
+            ));
         }
         for (image, at, container) in images {
             if let Some(problem) = unpinned(image) {
@@ -58,7 +58,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
             pulls_private |= private.is_some_and(|r| image_registry(image) == r.host);
         }
         if let Some(registry) = private.filter(|_| pulls_private) {
-            let listed = pull_secret_names(pod.spec);
+            let listed = pod.template.pull_secret_names();
             if !registry
                 .pull_secrets
                 .iter()
@@ -74,7 +74,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
                             registry.pull_secrets.join(", ")
                         ),
                     )
-                    .at(format!("{}/imagePullSecrets", pod.spec_pointer)),
+                    .at(pod.template.spec_pointer("imagePullSecrets")),
                 );
             }
         }

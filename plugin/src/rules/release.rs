@@ -45,10 +45,7 @@ fn disruption_budgets(ctx: &Context, hits: &mut Vec<Hit>) {
         .map(|(_, d, v)| (d, v))
         .collect();
     for (pod, replicas) in replicated(ctx) {
-        let labels = pod
-            .meta
-            .and_then(|m| m.get("labels"))
-            .and_then(Value::as_object);
+        let labels = pod.template.labels();
         let covered = budgets.iter().any(|(budget, spec)| {
             ctx.namespace_of(budget) == ctx.namespace_of(pod.doc)
                 && match spec
@@ -99,8 +96,8 @@ fn spreading(ctx: &Context, hits: &mut Vec<Hit>) {
                     || v.as_object().is_some_and(|o| !o.is_empty())
             })
         };
-        let spreads = non_empty(pod.spec.get("topologySpreadConstraints"))
-            || non_empty(pod.spec.pointer("/affinity/podAntiAffinity"));
+        let spreads = non_empty(pod.template.spec.get("topologySpreadConstraints"))
+            || non_empty(pod.template.spec.pointer("/affinity/podAntiAffinity"));
         if !spreads {
             hits.push(
                 Hit::new(
@@ -110,7 +107,7 @@ fn spreading(ctx: &Context, hits: &mut Vec<Hit>) {
                         "{replicas} replicas and nothing spreads its pods: one node or zone going down takes every replica"
                     ),
                 )
-                .at(format!("{}/topologySpreadConstraints", pod.spec_pointer)),
+                .at(pod.template.spec_pointer("topologySpreadConstraints")),
             );
         }
     }
@@ -191,9 +188,8 @@ fn default_deny(ctx: &Context, hits: &mut Vec<Hit>) {
             continue;
         }
         let labels: BTreeMap<String, String> = pod
-            .meta
-            .and_then(|m| m.get("labels"))
-            .and_then(Value::as_object)
+            .template
+            .labels()
             .into_iter()
             .flatten()
             .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
@@ -205,9 +201,7 @@ fn default_deny(ctx: &Context, hits: &mut Vec<Hit>) {
                 .find(|(ns, selector, _)| *ns == namespace && vf_kube::selects(selector, &labels))
                 .map(|(_, _, name)| name.to_string())
         };
-        // The template's metadata: the spec pointer's last `spec` is its sibling.
-        let meta_pointer = pod.spec_pointer.strip_suffix("spec").unwrap_or("");
-        let message = if pod.spec.get("hostNetwork") == Some(&Value::Bool(true)) {
+        let message = if pod.template.spec.get("hostNetwork") == Some(&Value::Bool(true)) {
             Some("runs on the host network, where NetworkPolicies do not reliably apply".to_owned())
         } else if let Some(open) = selecting(&opening) {
             Some(format!(
@@ -221,7 +215,7 @@ fn default_deny(ctx: &Context, hits: &mut Vec<Hit>) {
         if let Some(message) = message {
             hits.push(
                 Hit::new(catalog::NETWORK_DEFAULT_DENY.id, Some(pod.index), message)
-                    .at(format!("{meta_pointer}metadata/labels")),
+                    .at(pod.template.metadata_pointer("labels")),
             );
         }
     }
@@ -322,7 +316,7 @@ fn services_json(ctx: &Context, hits: &mut Vec<Hit>) {
         .collect();
     let app_ids: BTreeSet<&str> = ctx
         .pods()
-        .filter_map(|p| p.annotation(APP_ID).and_then(Value::as_str))
+        .filter_map(|p| p.template.annotation(APP_ID).and_then(Value::as_str))
         .collect();
     for (index, doc, value) in ctx.objects().filter(|(_, d, _)| d.kind() == "ConfigMap") {
         let Some(text) = value.pointer("/data/services.json").and_then(Value::as_str) else {

@@ -7,11 +7,11 @@ use crate::workload::is_long_running;
 
 pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
     for pod in ctx.pods() {
-        let pod_security = pod.spec.get("securityContext");
-        for c in pod.containers(&["containers", "initContainers"]) {
+        let pod_security = pod.template.spec.get("securityContext");
+        for c in pod.template.containers(&["containers", "initContainers"]) {
             let hit = |rule: &str, message: String, at: &str| {
                 Hit::new(rule, Some(pod.index), message)
-                    .at(format!("{}{at}", c.pointer))
+                    .at(format!("{}{at}", c.pointer()))
                     .container(c.name)
             };
             let resources = c.value.get("resources");
@@ -77,7 +77,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
             }
         }
         if is_long_running(pod.doc.kind()) && !pod.doc.is_hook() {
-            for c in pod.containers(&["containers"]) {
+            for c in pod.template.containers(&["containers"]) {
                 let missing: Vec<&str> = ["livenessProbe", "readinessProbe"]
                     .into_iter()
                     .filter(|p| c.value.get(*p).is_none())
@@ -89,13 +89,14 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
                             Some(pod.index),
                             format!("has no {}", missing.join(" and ")),
                         )
-                        .at(c.pointer.clone())
+                        .at(c.pointer())
                         .container(c.name),
                     );
                 }
             }
         }
         for (i, volume) in pod
+            .template
             .spec
             .get("volumes")
             .and_then(Value::as_array)
@@ -112,18 +113,18 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
                         Some(pod.index),
                         format!("volume {name} mounts the node's {path}"),
                     )
-                    .at(format!("{}/volumes/{i}/hostPath", pod.spec_pointer)),
+                    .at(pod.template.spec_pointer(&format!("volumes/{i}/hostPath"))),
                 );
             }
         }
-        if pod.spec.get("hostNetwork") == Some(&Value::Bool(true)) {
+        if pod.template.spec.get("hostNetwork") == Some(&Value::Bool(true)) {
             hits.push(
                 Hit::new(
                     catalog::NO_HOST_NETWORK.id,
                     Some(pod.index),
                     "uses the node's network (hostNetwork: true)".into(),
                 )
-                .at(format!("{}/hostNetwork", pod.spec_pointer)),
+                .at(pod.template.spec_pointer("hostNetwork")),
             );
         }
     }

@@ -9,10 +9,9 @@ use serde_json::Value;
 use super::{Applied, object_name, workload_of};
 use crate::contract::{App, Contract};
 use crate::dapr::{self as keys, ENABLED};
-use crate::document::object_entry;
 use crate::error::{Error, Result};
 use crate::stream::Stream;
-use crate::workload::pod_metadata_pointer;
+use crate::workload::{PodTemplate, PodTemplateMut};
 
 /// Name of the pass in reports.
 pub const PASS: &str = "dapr";
@@ -21,12 +20,10 @@ pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -
     for app in contract.apps.iter().filter(|a| a.dapr.enabled) {
         let index = workload_of(stream, contract, app)?;
         let doc = &mut stream.documents_mut()[index];
-        let pointer = pod_metadata_pointer(doc.kind()).expect("contract workloads have pods");
-        let value = doc.value().expect("workloads are parsed");
-        let existing = value
-            .pointer(pointer)
-            .and_then(|m| m.get("annotations"))
-            .and_then(Value::as_object);
+        let existing = doc
+            .value()
+            .and_then(|value| PodTemplate::of(doc.kind(), value))
+            .and_then(|pod| pod.annotations());
         if existing
             .and_then(|a| a.get(ENABLED))
             .is_some_and(|v| v.as_str() != Some("true"))
@@ -44,8 +41,10 @@ pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -
         let at = doc.at();
         {
             let mut value = doc.value_mut().expect("parsed");
-            let annotations = ensure_object(&mut value, pointer)
-                .and_then(|metadata| object_entry(metadata, "annotations"))
+            let mut pod = PodTemplateMut::of(&app.workload.kind, &mut value)
+                .expect("contract workloads have pods");
+            let annotations = pod
+                .annotations()
                 .map_err(|message| Error::Document { at, message })?;
             for (key, text) in missing {
                 annotations.insert(key, Value::String(text));
@@ -118,17 +117,4 @@ fn annotations(contract: &Contract, app: &App) -> Vec<(String, String)> {
         out.push((key.clone(), text.clone()));
     }
     out
-}
-
-/// The mapping at `pointer`, created along the way where missing.
-pub(super) fn ensure_object<'a>(
-    value: &'a mut Value,
-    pointer: &str,
-) -> Result<&'a mut Value, String> {
-    let mut at = value;
-    for key in pointer.split('/').skip(1) {
-        object_entry(&mut *at, key).map_err(|e| format!("{pointer}: {e}"))?;
-        at = at.get_mut(key).expect("just ensured");
-    }
-    Ok(at)
 }

@@ -6,9 +6,9 @@ use serde_json::{Map, Value, json};
 
 use super::{Applied, container_of, object_name, workload_of};
 use crate::contract::Contract;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::stream::Stream;
-use crate::workload::{is_long_running, pod_spec_pointer};
+use crate::workload::{PodTemplateMut, is_long_running};
 
 /// Name of the pass in reports.
 pub const PASS: &str = "probes";
@@ -20,10 +20,9 @@ pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -
         if !is_long_running(doc.kind()) || doc.is_hook() {
             continue;
         }
-        let pointer = pod_spec_pointer(doc.kind()).expect("long-running kinds have pods");
-        let position = container_of(doc, contract, app)?;
-        let spec = doc.value().and_then(|v| v.pointer(pointer));
-        let container = &spec.expect("found")["containers"][position];
+        let (_, container) = container_of(doc, contract, app)?;
+        let position = container.position;
+        let container = container.value;
         let port = http_port(container, app.ports.http);
         let wanted = [
             ("livenessProbe", &app.health.liveness, &app.probes.liveness),
@@ -45,12 +44,13 @@ pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -
             continue;
         }
         let names: Vec<&str> = missing.iter().map(|(k, _)| *k).collect();
+        let at = doc.at();
         {
             let mut value = doc.value_mut().expect("parsed");
-            let container = value
-                .pointer_mut(&format!("{pointer}/containers/{position}"))
-                .and_then(Value::as_object_mut)
-                .expect("found above");
+            let mut pod = PodTemplateMut::of(&app.workload.kind, &mut value).expect("found above");
+            let container = pod
+                .container(position)
+                .map_err(|message| Error::Document { at, message })?;
             for (key, probe) in missing {
                 container.insert(key.to_owned(), probe);
             }

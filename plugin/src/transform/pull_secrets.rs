@@ -8,9 +8,7 @@ use crate::contract::Contract;
 use crate::dapr::SIDECAR_IMAGE;
 use crate::error::{Error, Result};
 use crate::stream::Stream;
-use crate::workload::{
-    containers, image_registry, pod_metadata_pointer, pod_spec_pointer, pull_secret_names,
-};
+use crate::workload::{CONTAINER_LISTS, PodTemplate, PodTemplateMut, image_registry};
 
 /// Name of the pass in reports.
 pub const PASS: &str = "pull-secrets";
@@ -24,30 +22,21 @@ pub fn apply(
         return Ok(());
     };
     for doc in stream.documents_mut() {
-        let Some(pointer) = pod_spec_pointer(doc.kind()) else {
-            continue;
-        };
-        let Some(spec) = doc.value().and_then(|v| v.pointer(pointer)) else {
+        let Some(pod) = doc.value().and_then(|v| PodTemplate::of(doc.kind(), v)) else {
             continue;
         };
         // The daprd image a pod names (`dapr.io/sidecar-image`) is pulled with the pod's
         // secrets too, once the injector has added its container.
-        let sidecar = pod_metadata_pointer(doc.kind())
-            .and_then(|p| {
-                doc.value()?
-                    .pointer(p)?
-                    .get("annotations")?
-                    .get(SIDECAR_IMAGE)
-            })
-            .and_then(Value::as_str);
-        let pulls = containers(spec)
-            .filter_map(|(_, c)| c.get("image").and_then(Value::as_str))
+        let sidecar = pod.annotation(SIDECAR_IMAGE).and_then(Value::as_str);
+        let pulls = pod
+            .containers(&CONTAINER_LISTS)
+            .filter_map(|c| c.image())
             .chain(sidecar)
             .any(|image| image_registry(image) == registry.host);
         if !pulls {
             continue;
         }
-        let present = pull_secret_names(spec);
+        let present = pod.pull_secret_names();
         let missing: Vec<String> = registry
             .pull_secrets
             .iter()
@@ -58,23 +47,13 @@ pub fn apply(
             continue;
         }
         let at = doc.at();
+        let kind = doc.kind().to_owned();
         {
             let mut value = doc.value_mut().expect("parsed");
-            let spec = value
-                .pointer_mut(pointer)
-                .and_then(Value::as_object_mut)
-                .expect("found above");
-            let list = spec.entry("imagePullSecrets").or_insert(Value::Null);
-            if list.is_null() {
-                *list = json!([]);
-            }
-            let what = crate::document::kind(list);
-            let list = list.as_array_mut().ok_or_else(|| Error::Document {
-                at,
-                message: format!(
-                    "{pointer}/imagePullSecrets is {what}, not a list; Kubernetes cannot read it"
-                ),
-            })?;
+            let mut pod = PodTemplateMut::of(&kind, &mut value).expect("found above");
+            let list = pod
+                .spec_list("imagePullSecrets")
+                .map_err(|message| Error::Document { at, message })?;
             for name in &missing {
                 list.push(json!({ "name": name }));
             }

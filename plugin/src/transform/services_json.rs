@@ -5,13 +5,11 @@
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::dapr::ensure_object;
 use super::{Applied, container_of, object_name, workload_of};
 use crate::contract::{App, Contract, Role, ServicesJson};
-use crate::document::object_entry;
 use crate::error::{Error, Result};
 use crate::stream::Stream;
-use crate::workload::{pod_metadata_pointer, pod_spec_pointer};
+use crate::workload::{PodTemplate, PodTemplateMut};
 
 /// Name of the pass in reports.
 pub const PASS: &str = "services-json";
@@ -79,10 +77,10 @@ fn render(stream: &Stream, contract: &Contract, settings: &ServicesJson) -> Resu
     for app in contract.apps.iter().filter(|a| a.role == Role::Backend) {
         let workload = &stream.documents()[workload_of(stream, contract, app)?];
         // The app id the pod carries after the last mutation, which is what Dapr uses.
-        let app_id = pod_metadata_pointer(workload.kind())
-            .and_then(|p| workload.value()?.pointer(p))
-            .and_then(|m| m.get("annotations"))
-            .and_then(|a| a.get(crate::dapr::APP_ID))
+        let app_id = workload
+            .value()
+            .and_then(|v| PodTemplate::of(workload.kind(), v))
+            .and_then(|pod| pod.annotation(crate::dapr::APP_ID))
             .and_then(Value::as_str)
             .unwrap_or(&app.dapr.app_id);
         let service = stream
@@ -158,55 +156,45 @@ fn mount(
         .as_deref()
         .expect("checked when read");
     let doc = &mut stream.documents_mut()[index];
-    let spec_pointer = pod_spec_pointer(doc.kind()).expect("gateways are workloads");
-    let meta_pointer = pod_metadata_pointer(doc.kind()).expect("gateways are workloads");
-    let value = doc.value().expect("parsed");
-    let spec = value.pointer(spec_pointer);
-    let container = container_of(doc, contract, gateway)?;
-    let has_volume = list(spec, "volumes").any(|v| v["name"] == VOLUME);
-    let has_mount = list(spec.map(|s| &s["containers"][container]), "volumeMounts")
-        .any(|m| m["name"] == VOLUME);
-    let current = value
-        .pointer(meta_pointer)
-        .and_then(|m| m.pointer(&format!("/annotations/{}", CHECKSUM.replace('/', "~1"))))
-        .and_then(Value::as_str);
+    let (pod, container) = container_of(doc, contract, gateway)?;
+    let has_volume = list(Some(pod.spec), "volumes").any(|v| v["name"] == VOLUME);
+    let has_mount = list(Some(container.value), "volumeMounts").any(|m| m["name"] == VOLUME);
+    let current = pod.annotation(CHECKSUM).and_then(Value::as_str);
     if has_volume && has_mount && current == Some(checksum) {
         return Ok(());
     }
+    let position = container.position;
     let at = doc.at();
-    let mut edit = doc.value_mut().expect("parsed");
-    let value: &mut Value = &mut edit;
-    ensure_object(value, meta_pointer)
-        .and_then(|meta| object_entry(meta, "annotations"))
-        .map_err(|message| Error::Document { at, message })?
-        .insert(CHECKSUM.into(), json!(checksum));
-    let spec = value.pointer_mut(spec_pointer).expect("found above");
-    if !has_volume {
-        push(
-            spec,
-            "volumes",
-            json!({
+    {
+        let mut value = doc.value_mut().expect("parsed");
+        let mut pod = PodTemplateMut::of(&gateway.workload.kind, &mut value).expect("found above");
+        let refused = |message| Error::Document {
+            at: at.clone(),
+            message,
+        };
+        pod.annotations()
+            .map_err(refused)?
+            .insert(CHECKSUM.into(), json!(checksum));
+        if !has_volume {
+            pod.spec_list("volumes").map_err(refused)?.push(json!({
                 "name": VOLUME,
                 "configMap": {
                     "name": settings.config_map,
                     "items": [{ "key": settings.key, "path": settings.key }],
                 },
-            }),
-        );
+            }));
+        }
+        if !has_mount {
+            pod.container_list(position, "volumeMounts")
+                .map_err(refused)?
+                .push(json!({
+                    "name": VOLUME,
+                    "mountPath": path,
+                    "subPath": settings.key,
+                    "readOnly": true,
+                }));
+        }
     }
-    if !has_mount {
-        push(
-            &mut spec["containers"][container],
-            "volumeMounts",
-            json!({
-                "name": VOLUME,
-                "mountPath": path,
-                "subPath": settings.key,
-                "readOnly": true,
-            }),
-        );
-    }
-    drop(edit);
     log.push(Applied {
         pass: PASS.into(),
         object: object_name(doc),
@@ -222,15 +210,4 @@ fn list<'a>(parent: Option<&'a Value>, key: &str) -> impl Iterator<Item = &'a Va
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-}
-
-fn push(parent: &mut Value, key: &str, item: Value) {
-    let map = parent
-        .as_object_mut()
-        .expect("pod specs and containers are mappings");
-    let entry = map.entry(key.to_owned()).or_insert_with(|| json!([]));
-    if !entry.is_array() {
-        *entry = json!([]);
-    }
-    entry.as_array_mut().expect("just made a list").push(item);
 }
