@@ -140,16 +140,22 @@ pub fn engine_component() -> Result<PathBuf> {
 }
 
 mod wasm {
-    //! The engine component: every call crosses the sandbox as JSON text.
+    //! The engine component: each call crosses the sandbox as the records of wit/engine,
+    //! converted here to and from the engine's own types.
 
     use anyhow::{Context as _, Result, anyhow};
-    use serde::Deserialize;
+    use vf_plugin::changes::Change;
+    use vf_plugin::finding::{ExceptionRef, Exemption, Finding, IntroducedBy, ObjectRef};
+    use vf_plugin::modules::{Parts, Step};
+    use vf_plugin::transform::Applied;
     use wasmtime::Store;
     use wasmtime::component::{Linker, ResourceAny};
 
     use super::{DocView, ModuleHit, ModulePatch, Reads, RunRecord};
     use crate::policy::bindings::engine::EngineComponent;
-    use crate::policy::bindings::engine::exports::vf::engine::engine::Error;
+    use crate::policy::bindings::engine::exports::vf::engine::engine as wit;
+    use crate::policy::bindings::engine::vf::policy::reads::{Parts as WitParts, Step as WitStep};
+    use crate::policy::bindings::module::vf::policy::types::{Document, Severity};
     use crate::policy::cache;
     use crate::policy::sandbox::{self, Bounds, Limits};
     use crate::timings::phase;
@@ -171,9 +177,9 @@ mod wasm {
         release: ResourceAny,
     }
 
-    fn refused(error: Error) -> anyhow::Error {
+    fn refused(error: wit::Error) -> anyhow::Error {
         match error {
-            Error::Refused(message) => anyhow!(message),
+            wit::Error::Refused(message) => anyhow!(message),
         }
     }
 
@@ -203,11 +209,12 @@ mod wasm {
                 EngineComponent::instantiate(&mut store, &component, &Linker::new(engine))
             })
             .map_err(|e| anyhow!("cannot start the engine component: {e:#}"))?;
+            // The configuration crosses as JSON: the host has read and checked it already.
             let config = serde_json::to_string(config)?;
             let objects = match objects {
-                vf_plugin::Objects::None => None,
-                vf_plugin::Objects::All => Some(Vec::new()),
-                vf_plugin::Objects::Kinds(kinds) => Some(kinds.clone()),
+                vf_plugin::Objects::None => wit::Objects::None,
+                vf_plugin::Objects::All => wit::Objects::All,
+                vf_plugin::Objects::Kinds(kinds) => wit::Objects::Kinds(kinds.clone()),
             };
             let release = instance
                 .vf_engine_engine()
@@ -216,7 +223,7 @@ mod wasm {
                     &mut store,
                     &input,
                     &config,
-                    objects.as_deref(),
+                    &objects,
                     module_rules,
                     changes == vf_plugin::Changes::Tracked,
                 )
@@ -247,14 +254,6 @@ mod wasm {
         }
     }
 
-    #[derive(Deserialize)]
-    struct Report {
-        objects: usize,
-        applied: Vec<vf_plugin::transform::Applied>,
-        findings: Vec<vf_plugin::Finding>,
-        changes: Option<Vec<vf_plugin::changes::Change>>,
-    }
-
     impl super::OpenRelease for WasmRelease {
         fn views(
             &mut self,
@@ -263,24 +262,32 @@ mod wasm {
             reads: &Reads,
             with_secrets: bool,
         ) -> Result<Vec<DocView>> {
-            let reads = serde_json::to_string(reads)?;
-            let json = self
-                .guest(|i, s, r| {
-                    i.vf_engine_engine().release().call_documents(
-                        s,
-                        r,
-                        kinds,
-                        team,
-                        &reads,
-                        with_secrets,
-                    )
-                })?
-                .map_err(refused)?;
-            Ok(serde_json::from_str(&json)?)
+            let reads = match reads {
+                Reads::Identity => wit::Reads::Identity,
+                Reads::Whole => wit::Reads::Whole,
+                Reads::Parts(Parts { paths, whole_kinds }) => wit::Reads::Parts(WitParts {
+                    paths: paths
+                        .iter()
+                        .map(|path| path.iter().map(step).collect())
+                        .collect(),
+                    whole_kinds: whole_kinds.clone(),
+                }),
+            };
+            let documents = self.guest(|i, s, r| {
+                i.vf_engine_engine().release().call_documents(
+                    s,
+                    r,
+                    kinds,
+                    team,
+                    &reads,
+                    with_secrets,
+                )
+            })?;
+            Ok(documents.into_iter().map(view).collect())
         }
 
         fn mutate(&mut self, origin: &str, patches: &[ModulePatch]) -> Result<()> {
-            let patches = serde_json::to_string(patches)?;
+            let patches: Vec<wit::ModulePatch> = patches.iter().cloned().map(patch).collect();
             self.guest(|i, s, r| {
                 i.vf_engine_engine()
                     .release()
@@ -290,7 +297,7 @@ mod wasm {
         }
 
         fn propose(&mut self, origin: &str, patches: &[ModulePatch], why: &str) -> Result<()> {
-            let patches = serde_json::to_string(patches)?;
+            let patches: Vec<wit::ModulePatch> = patches.iter().cloned().map(patch).collect();
             self.guest(|i, s, r| {
                 i.vf_engine_engine()
                     .release()
@@ -305,7 +312,7 @@ mod wasm {
         }
 
         fn settle(&mut self, origin: &str, hits: Vec<ModuleHit>) -> Result<()> {
-            let hits = serde_json::to_string(&hits)?;
+            let hits: Vec<wit::ModuleHit> = hits.into_iter().map(hit).collect();
             self.guest(|i, s, r| {
                 i.vf_engine_engine()
                     .release()
@@ -315,18 +322,208 @@ mod wasm {
         }
 
         fn record(&mut self) -> Result<RunRecord> {
-            let json = self.guest(|i, s, r| i.vf_engine_engine().release().call_report(s, r))?;
-            let report: Report = serde_json::from_str(&json)?;
+            let report = self.guest(|i, s, r| i.vf_engine_engine().release().call_report(s, r))?;
             Ok(RunRecord {
-                objects: report.objects,
-                applied: report.applied,
-                findings: report.findings,
-                changes: report.changes,
+                objects: report.objects as usize,
+                applied: report.applied.into_iter().map(applied).collect(),
+                findings: report
+                    .findings
+                    .into_iter()
+                    .map(finding)
+                    .collect::<Result<_>>()?,
+                changes: report
+                    .changes
+                    .map(|changes| changes.into_iter().map(change).collect::<Result<_>>())
+                    .transpose()?,
             })
         }
 
         fn finish(mut self: Box<Self>) -> Result<Vec<u8>> {
             self.guest(|i, s, r| i.vf_engine_engine().release().call_finish(s, r))
         }
+    }
+
+    fn step(step: &Step) -> WitStep {
+        match step {
+            Step::Field(name) => WitStep::Field(name.clone()),
+            Step::Items => WitStep::Items,
+        }
+    }
+
+    fn view(document: Document) -> DocView {
+        let Document {
+            index,
+            source,
+            api_version,
+            kind,
+            name,
+            namespace,
+            labels,
+            annotations,
+            object,
+        } = document;
+        DocView {
+            index,
+            source,
+            api_version,
+            kind,
+            name,
+            namespace,
+            labels,
+            annotations,
+            object,
+        }
+    }
+
+    fn patch(patch: ModulePatch) -> wit::ModulePatch {
+        let ModulePatch {
+            document,
+            operations,
+            policy,
+        } = patch;
+        wit::ModulePatch {
+            document,
+            operations,
+            policy,
+        }
+    }
+
+    fn hit(hit: ModuleHit) -> wit::ModuleHit {
+        let ModuleHit {
+            rule,
+            severity,
+            message,
+            hint,
+            document,
+            container,
+            path,
+        } = hit;
+        let severity = match severity {
+            vf_plugin::Severity::Info => Severity::Info,
+            vf_plugin::Severity::Warning => Severity::Warning,
+            vf_plugin::Severity::Error => Severity::Error,
+        };
+        wit::ModuleHit {
+            rule,
+            severity,
+            message,
+            hint,
+            document,
+            container,
+            path,
+        }
+    }
+
+    fn object(object: wit::ObjectRef) -> ObjectRef {
+        let wit::ObjectRef {
+            kind,
+            name,
+            namespace,
+            source,
+            document,
+        } = object;
+        ObjectRef {
+            kind,
+            name,
+            namespace,
+            source,
+            document: document as usize,
+        }
+    }
+
+    /// A JSON array of RFC 6902 operations, as the engine wrote it.
+    fn operations(json: &str) -> Result<Vec<serde_json::Value>> {
+        serde_json::from_str(json)
+            .context("the engine component gave operations that are not a JSON array")
+    }
+
+    fn finding(finding: wit::Finding) -> Result<Finding> {
+        let wit::Finding {
+            rule,
+            severity,
+            message,
+            hint,
+            object: about,
+            container,
+            path,
+            origin,
+            exempted,
+            introduced_by,
+        } = finding;
+        Ok(Finding {
+            rule,
+            severity: severity.into(),
+            message,
+            hint,
+            object: about.map(object),
+            container,
+            path,
+            origin,
+            exempted: exempted.map(
+                |wit::Exemption {
+                     annotation,
+                     exception,
+                     reason,
+                 }| Exemption {
+                    annotation,
+                    exception: exception.map(
+                        |wit::ExceptionRef {
+                             index,
+                             owner,
+                             expires,
+                         }| ExceptionRef {
+                            index: index as usize,
+                            owner,
+                            expires,
+                        },
+                    ),
+                    reason,
+                },
+            ),
+            introduced_by: introduced_by
+                .into_iter()
+                .map(
+                    |wit::IntroducedBy {
+                         module,
+                         operations: ops,
+                     }| {
+                        Ok(IntroducedBy {
+                            module,
+                            operations: operations(&ops)?,
+                        })
+                    },
+                )
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    fn applied(applied: wit::Applied) -> Applied {
+        let wit::Applied {
+            pass,
+            object,
+            source,
+            change,
+        } = applied;
+        Applied {
+            pass,
+            object,
+            source,
+            change,
+        }
+    }
+
+    fn change(change: wit::Change) -> Result<Change> {
+        let wit::Change {
+            object: about,
+            by,
+            patch,
+            masked,
+        } = change;
+        Ok(Change {
+            object: object(about),
+            by,
+            patch: operations(&patch)?,
+            masked,
+        })
     }
 }

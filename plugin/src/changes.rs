@@ -2,7 +2,7 @@
 //! (`--show-changes`): the object before a step and after it, compared. Kept only when asked,
 //! since it copies every object once per step.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 pub use vf_jsondiff::diff;
 
@@ -21,7 +21,7 @@ pub enum Changes {
 }
 
 /// One step's change to one object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
     /// The object, as it is after the step.
     pub object: ObjectRef,
@@ -32,7 +32,7 @@ pub struct Change {
     /// an object the step made is one `add` at the root.
     pub patch: Vec<Value>,
     /// Whether secret values were masked in the patch (then it no longer applies as written).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub masked: bool,
 }
 

@@ -1,16 +1,26 @@
 //! The engine as a WebAssembly component (wit/engine): what `vf-post --engine wasm` runs.
-//! Only glue: every call goes to the same code the native engine runs.
+//! Only glue: every call goes to the same code the native engine runs, and each record of
+//! the interface converts to or from the engine's own type here.
 
 use std::cell::RefCell;
 
-use serde_json::json;
+use crate::changes::Change;
+use crate::finding::{ExceptionRef, Exemption, Finding, IntroducedBy, ObjectRef, Severity};
+use crate::modules::{DocView, ModuleHit, ModulePatch, Parts, Reads, Step};
+use crate::transform::Applied;
+use crate::{Changes, Config, Objects, Release};
 
-use crate::modules::{ModuleHit, ModulePatch, Reads};
-use crate::{Config, Release};
+wit_bindgen::generate!({
+    path: ["../wit/policy.wit", "../wit/engine"],
+    world: "vf:engine/engine-component",
+    // The records of vf:policy the interface uses (documents, parts) come with it.
+    generate_all,
+});
 
-wit_bindgen::generate!({ path: "../wit/engine", world: "engine-component" });
-
+use exports::vf::engine::engine as wit;
 use exports::vf::engine::engine::{Error, Guest, GuestRelease, Release as Handle};
+use vf::policy::reads as wit_reads;
+use vf::policy::types as wit_types;
 
 struct Exports;
 
@@ -39,35 +49,32 @@ impl GuestRelease for Open {
     fn open(
         input: Vec<u8>,
         config: String,
-        objects: Option<Vec<String>>,
+        objects: wit::Objects,
         module_rules: Vec<String>,
         track_changes: bool,
     ) -> Result<Handle, Error> {
         let config: Config = serde_json::from_str(&config).map_err(refused)?;
         let objects = match objects {
-            None => crate::Objects::None,
-            Some(kinds) if kinds.is_empty() => crate::Objects::All,
-            Some(kinds) => crate::Objects::Kinds(kinds),
+            wit::Objects::None => Objects::None,
+            wit::Objects::All => Objects::All,
+            wit::Objects::Kinds(kinds) => Objects::Kinds(kinds),
         };
         let changes = if track_changes {
-            crate::Changes::Tracked
+            Changes::Tracked
         } else {
-            crate::Changes::Untracked
+            Changes::Untracked
         };
         let release =
             crate::prepare(input, &config, &objects, &module_rules, changes).map_err(refused)?;
         Ok(Handle::new(Open(RefCell::new(Some(release)))))
     }
 
-    fn report(&self) -> String {
-        self.with(|r| {
-            json!({
-                "objects": r.objects(),
-                "applied": r.applied,
-                "findings": r.findings,
-                "changes": r.changes(),
-            })
-            .to_string()
+    fn report(&self) -> wit::Report {
+        self.with(|r| wit::Report {
+            objects: position(r.objects()),
+            applied: r.applied.iter().cloned().map(applied).collect(),
+            findings: r.findings.iter().cloned().map(finding).collect(),
+            changes: r.changes().map(|c| c.into_iter().map(change).collect()),
         })
     }
 
@@ -75,23 +82,39 @@ impl GuestRelease for Open {
         &self,
         kinds: Vec<String>,
         team: Option<String>,
-        reads: String,
+        reads: wit::Reads,
         with_secrets: bool,
-    ) -> Result<String, Error> {
-        let reads: Reads = serde_json::from_str(&reads).map_err(refused)?;
-        self.with(|r| {
-            let views = r.views(&kinds, team.as_deref(), &reads, with_secrets);
-            Ok(serde_json::to_string(&views).expect("views serialize"))
-        })
+    ) -> Vec<wit_types::Document> {
+        let reads = match reads {
+            wit::Reads::Identity => Reads::Identity,
+            wit::Reads::Whole => Reads::Whole,
+            wit::Reads::Parts(parts) => Reads::Parts(Parts {
+                paths: parts
+                    .paths
+                    .into_iter()
+                    .map(|path| path.into_iter().map(step).collect())
+                    .collect(),
+                whole_kinds: parts.whole_kinds,
+            }),
+        };
+        self.with(|r| r.views(&kinds, team.as_deref(), &reads, with_secrets))
+            .into_iter()
+            .map(document)
+            .collect()
     }
 
-    fn mutate(&self, origin: String, patches: String) -> Result<(), Error> {
-        let patches: Vec<ModulePatch> = serde_json::from_str(&patches).map_err(refused)?;
+    fn mutate(&self, origin: String, patches: Vec<wit::ModulePatch>) -> Result<(), Error> {
+        let patches: Vec<ModulePatch> = patches.into_iter().map(patch).collect();
         self.with(|r| r.mutate(&origin, &patches)).map_err(refused)
     }
 
-    fn propose(&self, origin: String, patches: String, why: String) -> Result<(), Error> {
-        let patches: Vec<ModulePatch> = serde_json::from_str(&patches).map_err(refused)?;
+    fn propose(
+        &self,
+        origin: String,
+        patches: Vec<wit::ModulePatch>,
+        why: String,
+    ) -> Result<(), Error> {
+        let patches: Vec<ModulePatch> = patches.into_iter().map(patch).collect();
         self.with(|r| r.propose(&origin, &patches, &why))
             .map_err(refused)
     }
@@ -100,14 +123,200 @@ impl GuestRelease for Open {
         self.with(Release::validate).map_err(refused)
     }
 
-    fn settle(&self, origin: String, hits: String) -> Result<(), Error> {
-        let hits: Vec<ModuleHit> = serde_json::from_str(&hits).map_err(refused)?;
+    fn settle(&self, origin: String, hits: Vec<wit::ModuleHit>) -> Result<(), Error> {
+        let hits = hits.into_iter().map(hit).collect();
         self.with(|r| r.settle(&origin, hits)).map_err(refused)
     }
 
     fn finish(&self) -> Vec<u8> {
         let release = self.0.borrow_mut().take().expect("finish is called once");
         release.stream.into_output()
+    }
+}
+
+/// A count or position as the interface carries it: wasm32's `usize` is 32 bits.
+fn position(n: usize) -> u32 {
+    u32::try_from(n).expect("usize is 32 bits on wasm32")
+}
+
+fn step(step: wit_reads::Step) -> Step {
+    match step {
+        wit_reads::Step::Field(name) => Step::Field(name),
+        wit_reads::Step::Items => Step::Items,
+    }
+}
+
+fn severity(severity: Severity) -> wit_types::Severity {
+    match severity {
+        Severity::Info => wit_types::Severity::Info,
+        Severity::Warning => wit_types::Severity::Warning,
+        Severity::Error => wit_types::Severity::Error,
+    }
+}
+
+fn document(view: DocView) -> wit_types::Document {
+    let DocView {
+        index,
+        source,
+        api_version,
+        kind,
+        name,
+        namespace,
+        labels,
+        annotations,
+        object,
+    } = view;
+    wit_types::Document {
+        index,
+        source,
+        api_version,
+        kind,
+        name,
+        namespace,
+        labels,
+        annotations,
+        object,
+    }
+}
+
+fn patch(patch: wit::ModulePatch) -> ModulePatch {
+    let wit::ModulePatch {
+        document,
+        operations,
+        policy,
+    } = patch;
+    ModulePatch {
+        document,
+        operations,
+        policy,
+    }
+}
+
+fn hit(hit: wit::ModuleHit) -> ModuleHit {
+    let wit::ModuleHit {
+        rule,
+        severity,
+        message,
+        hint,
+        document,
+        container,
+        path,
+    } = hit;
+    let severity = match severity {
+        wit_types::Severity::Info => Severity::Info,
+        wit_types::Severity::Warning => Severity::Warning,
+        wit_types::Severity::Error => Severity::Error,
+    };
+    ModuleHit {
+        rule,
+        severity,
+        message,
+        hint,
+        document,
+        container,
+        path,
+    }
+}
+
+fn object(object: ObjectRef) -> wit::ObjectRef {
+    let ObjectRef {
+        kind,
+        name,
+        namespace,
+        source,
+        document,
+    } = object;
+    wit::ObjectRef {
+        kind,
+        name,
+        namespace,
+        source,
+        document: position(document),
+    }
+}
+
+fn finding(finding: Finding) -> wit::Finding {
+    let Finding {
+        rule,
+        severity: level,
+        message,
+        hint,
+        object: about,
+        container,
+        path,
+        origin,
+        exempted,
+        introduced_by,
+    } = finding;
+    wit::Finding {
+        rule,
+        severity: severity(level),
+        message,
+        hint,
+        object: about.map(object),
+        container,
+        path,
+        origin,
+        exempted: exempted.map(
+            |Exemption {
+                 annotation,
+                 exception,
+                 reason,
+             }| wit::Exemption {
+                annotation,
+                exception: exception.map(
+                    |ExceptionRef {
+                         index,
+                         owner,
+                         expires,
+                     }| {
+                        wit::ExceptionRef {
+                            index: position(index),
+                            owner,
+                            expires,
+                        }
+                    },
+                ),
+                reason,
+            },
+        ),
+        introduced_by: introduced_by
+            .into_iter()
+            .map(|IntroducedBy { module, operations }| wit::IntroducedBy {
+                module,
+                operations: serde_json::Value::Array(operations).to_string(),
+            })
+            .collect(),
+    }
+}
+
+fn applied(applied: Applied) -> wit::Applied {
+    let Applied {
+        pass,
+        object,
+        source,
+        change,
+    } = applied;
+    wit::Applied {
+        pass,
+        object,
+        source,
+        change,
+    }
+}
+
+fn change(change: Change) -> wit::Change {
+    let Change {
+        object: about,
+        by,
+        patch,
+        masked,
+    } = change;
+    wit::Change {
+        object: object(about),
+        by,
+        patch: serde_json::Value::Array(patch).to_string(),
+        masked,
     }
 }
 

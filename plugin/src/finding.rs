@@ -26,7 +26,7 @@ impl Severity {
 }
 
 /// The object a finding is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ObjectRef {
     /// `kind`.
     pub kind: String,
@@ -65,13 +65,13 @@ impl From<&crate::Document> for ObjectRef {
 
 /// Why a finding does not count: an exemption annotation on its object, or an exception in
 /// the configuration, with the reason either gives.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Exemption {
     /// The annotation that exempts it, when the object's own annotation does.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub annotation: Option<String>,
     /// The configuration's exception that waives it, when one does.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub exception: Option<ExceptionRef>,
     /// The reason it gives.
     pub reason: String,
@@ -90,7 +90,7 @@ impl Exemption {
 }
 
 /// An exception of the configuration, as reports name it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExceptionRef {
     /// Its position in `exceptions:`, from 0.
     pub index: usize,
@@ -111,7 +111,7 @@ impl std::fmt::Display for ExceptionRef {
 }
 
 /// One finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// Stable kebab-case rule id.
     pub rule: String,
@@ -136,16 +136,12 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exempted: Option<Exemption>,
     /// The mutations (policy modules' patches) that brought it about.
-    #[serde(
-        default,
-        rename = "introducedBy",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "introducedBy", skip_serializing_if = "Vec::is_empty")]
     pub introduced_by: Vec<IntroducedBy>,
 }
 
 /// A policy module's patch behind a finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IntroducedBy {
     /// The mutating module.
     pub module: String,

@@ -1,7 +1,7 @@
 //! What policy modules see of a release, and what they give back. The host runs the modules
 //! (natively, or beside the wasm engine); this is the pure part both share.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -11,8 +11,7 @@ use crate::transform::{self, Applied};
 use crate::{Release, patch, redact};
 
 /// A document as a policy module sees it (the `document` record of wit/policy.wit).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DocView {
     /// Index into the release's documents.
     pub index: u32,
@@ -35,8 +34,7 @@ pub struct DocView {
 }
 
 /// What a policy module reads of each object (wit/policy.wit: `needs-object`, `reads`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reads {
     /// Identity, labels and annotations only.
     Identity,
@@ -48,8 +46,7 @@ pub enum Reads {
 
 /// Parts of objects (the `parts` record of wit/policy.wit): paths, each value at the end of
 /// one sent whole, and kinds sent whole.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parts {
     /// From the object's top: `metadata.labels`, `spec.containers[*].image`.
     pub paths: Vec<Vec<Step>>,
@@ -58,8 +55,7 @@ pub struct Parts {
 }
 
 /// One step of a path (the `step` variant of wit/policy.wit).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Step {
     /// A map's field.
     Field(String),
@@ -153,8 +149,7 @@ impl Serialize for Projected<'_> {
 }
 
 /// A finding of a policy module, before configuration and exemptions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModuleHit {
     /// Rule id (declared in the module's metadata).
     pub rule: String,
@@ -196,14 +191,13 @@ fn key(f: &crate::Finding) -> FindingKey {
 }
 
 /// One module's patch for one document, by the document's index in the release.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModulePatch {
     /// Index into the release's documents.
     pub document: u32,
     /// An RFC 6902 patch, as JSON text.
     pub operations: String,
     /// Which of the module's policies made it, when the module says (reports name it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
 }
 

@@ -18,7 +18,7 @@ use crate::stream::Stream;
 use crate::workload::{Container, PodTemplate};
 
 /// One change a pass made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Applied {
     /// The pass (`dapr`, `probes`, `pull-secrets`, `services-json`, `common-annotations`,
     /// or `module <name>` for a policy module's patch).

@@ -16,9 +16,14 @@ pub mod module_with_reads {
     });
 }
 
-/// The engine as a component: `vf:engine@0.1.0`, world `engine-component`.
+/// The engine as a component: `vf:engine@0.1.0`, world `engine-component`. The documents it
+/// gives are the `module` world's, so they go to modules as they are.
 pub mod engine {
-    wasmtime::component::bindgen!({ path: "../wit/engine", world: "engine-component" });
+    wasmtime::component::bindgen!({
+        path: ["../wit/policy.wit", "../wit/engine"],
+        world: "vf:engine/engine-component",
+        with: { "vf:policy/types": super::module::vf::policy::types },
+    });
 }
 
 use module::vf::policy::types::{Document, Severity as WitSeverity};
