@@ -58,6 +58,16 @@ def test_exceptions_waive_the_upstream_jobs_and_stay_visible(tmp_path, engine):
     assert sum(f["rule"] == "container-limits" and "exempted" not in f for f in report["findings"]) == 3
 
 
+@pytest.mark.parametrize("engine", ["native", "wasm"])
+def test_an_exception_naming_only_a_kind_waives_alike_with_either_engine(tmp_path, engine):
+    # Found by an attack: the selectors left out crossed to the engine component as `null`,
+    # which the configuration refuses, so `--engine wasm` refused every such exception.
+    out = run(tmp_path, [exception(kind="Job")], "--format", "json", engine=engine)
+    assert out.returncode == 0, out.stdout + out.stderr
+    waived = [f for f in findings(out) if "exempted" in f]
+    assert sorted(f["container"] for f in waived) == ["create", "patch"]
+
+
 def test_sarif_marks_them_external_suppressions_with_owner_and_end(tmp_path):
     out = run(tmp_path, [exception(kind="Job")], "--format", "sarif")
     assert out.returncode == 0, out.stderr

@@ -53,16 +53,32 @@ pub struct Exception {
     /// The rule waived: built in, or declared by a policy module.
     pub rule: String,
     /// Only objects of this kind.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub kind: Option<String>,
     /// Only objects of this name.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Option<String>,
     /// Only objects in this namespace (`admission.namespace` for objects that set none).
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub namespace: Option<String>,
     /// Only findings on this container.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub container: Option<String>,
     /// Why the finding may stand.
     pub reason: String,
@@ -108,7 +124,7 @@ impl Default for Rego {
 
 /// The admission request each object of the release is presented as, and who installs it:
 /// the same type the policy runtimes read (runtimes/kube), so the two cannot drift apart.
-pub use vf_kube::{Admission, UserInfo};
+pub use vf_kube::Admission;
 
 /// Chart-independent changes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
