@@ -145,7 +145,7 @@ mod wasm {
 
     use anyhow::{Context as _, Result, anyhow};
     use vf_plugin::changes::Change;
-    use vf_plugin::finding::{ExceptionRef, Exemption, Finding, IntroducedBy, ObjectRef};
+    use vf_plugin::finding::{ExceptionRef, Exemption, Finding, IntroducedBy, ObjectRef, WaivedBy};
     use vf_plugin::modules::{Parts, Step};
     use vf_plugin::transform::Applied;
     use wasmtime::Store;
@@ -459,27 +459,21 @@ mod wasm {
             container,
             path,
             origin,
-            exempted: exempted.map(
-                |wit::Exemption {
-                     annotation,
-                     exception,
-                     reason,
-                 }| Exemption {
-                    annotation,
-                    exception: exception.map(
-                        |wit::ExceptionRef {
-                             index,
-                             owner,
-                             expires,
-                         }| ExceptionRef {
-                            index: index as usize,
-                            owner,
-                            expires,
-                        },
-                    ),
-                    reason,
+            exempted: exempted.map(|wit::Exemption { by, reason }| Exemption {
+                by: match by {
+                    wit::WaivedBy::Annotation(key) => WaivedBy::Annotation(key),
+                    wit::WaivedBy::Exception(wit::ExceptionRef {
+                        index,
+                        owner,
+                        expires,
+                    }) => WaivedBy::Exception(ExceptionRef {
+                        index: index as usize,
+                        owner,
+                        expires,
+                    }),
                 },
-            ),
+                reason,
+            }),
             introduced_by: introduced_by
                 .into_iter()
                 .map(

@@ -6,7 +6,7 @@
 use anyhow::{Result, bail};
 use vf_plugin::Config;
 use vf_plugin::config::Exception;
-use vf_plugin::finding::{ExceptionRef, Exemption, Finding};
+use vf_plugin::finding::{ExceptionRef, Exemption, Finding, WaivedBy};
 use vf_plugin::rules::Hit;
 use vf_plugin::rules::catalog::{self, EXCEPTION_EXPIRED as EXPIRED, EXCEPTION_UNUSED as UNUSED};
 
@@ -114,14 +114,13 @@ pub fn apply(report: &mut Report, config: &Config, today: Date) {
             if finding
                 .exempted
                 .as_ref()
-                .is_none_or(|w| w.annotation.is_none())
+                .is_none_or(|w| !matches!(w.by, WaivedBy::Annotation(_)))
             {
                 matched[i] += 1;
             }
             if live[i] && finding.exempted.is_none() {
                 finding.exempted = Some(Exemption {
-                    annotation: None,
-                    exception: Some(reference(i, e)),
+                    by: WaivedBy::Exception(reference(i, e)),
                     reason: e.reason.clone(),
                 });
             }
@@ -410,7 +409,7 @@ mod tests {
         );
         assert_eq!(on_the_day.len(), 1);
         let waived = on_the_day[0].exempted.as_ref().expect("waived");
-        assert_eq!(waived.exception.as_ref().unwrap().index, 0);
+        assert!(matches!(&waived.by, WaivedBy::Exception(e) if e.index == 0));
         assert_eq!(waived.reason, "upstream chart");
 
         let after = run(
@@ -461,8 +460,7 @@ mod tests {
     fn an_exception_that_matches_nothing_is_a_warning_and_an_annotation_keeps_its_waiver() {
         let mut annotated = finding("image-tag-pinned", "a", None, Some("c"));
         annotated.exempted = Some(Exemption {
-            annotation: Some("exempt.vf-post.virtufin.io/image-tag-pinned".into()),
-            exception: None,
+            by: WaivedBy::Annotation("exempt.vf-post.virtufin.io/image-tag-pinned".into()),
             reason: "chart's own".into(),
         });
         let out = run(
@@ -476,8 +474,8 @@ mod tests {
         assert_eq!(out.len(), 2, "{out:#?}");
         let kept = out[0].exempted.as_ref().unwrap();
         assert_eq!(
-            kept.annotation.as_deref(),
-            Some("exempt.vf-post.virtufin.io/image-tag-pinned")
+            kept.by,
+            WaivedBy::Annotation("exempt.vf-post.virtufin.io/image-tag-pinned".into())
         );
         assert_eq!(out[1].rule, "exception-unused");
         assert_eq!(out[1].severity, Severity::Warning);

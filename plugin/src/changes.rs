@@ -40,14 +40,13 @@ pub struct Change {
 pub(crate) struct Snapshot(Vec<Option<Value>>);
 
 impl Snapshot {
-    /// The documents `only` lists (every one when `None`), copied.
-    pub(crate) fn take(stream: &Stream, only: Option<&[usize]>) -> Snapshot {
-        let docs = stream.documents();
-        let wanted = |i: usize| only.is_none_or(|only| only.contains(&i));
+    /// Every document's tree, copied.
+    pub(crate) fn take(stream: &Stream) -> Snapshot {
         Snapshot(
-            docs.iter()
-                .enumerate()
-                .map(|(i, d)| wanted(i).then(|| d.value().cloned()).flatten())
+            stream
+                .documents()
+                .iter()
+                .map(|d| d.value().cloned())
                 .collect(),
         )
     }
@@ -86,7 +85,7 @@ pub(crate) fn record(
     match out {
         None => step(stream),
         Some(out) => {
-            let before = Snapshot::take(stream, None);
+            let before = Snapshot::take(stream);
             step(stream)?;
             before.compare(by, stream, out);
             Ok(())

@@ -5,7 +5,9 @@
 use std::cell::RefCell;
 
 use crate::changes::Change;
-use crate::finding::{ExceptionRef, Exemption, Finding, IntroducedBy, ObjectRef, Severity};
+use crate::finding::{
+    ExceptionRef, Exemption, Finding, IntroducedBy, ObjectRef, Severity, WaivedBy,
+};
 use crate::modules::{DocView, ModuleHit, ModulePatch, Parts, Reads, Step};
 use crate::transform::Applied;
 use crate::{Changes, Config, Objects, Release};
@@ -257,29 +259,21 @@ fn finding(finding: Finding) -> wit::Finding {
         container,
         path,
         origin,
-        exempted: exempted.map(
-            |Exemption {
-                 annotation,
-                 exception,
-                 reason,
-             }| wit::Exemption {
-                annotation,
-                exception: exception.map(
-                    |ExceptionRef {
-                         index,
-                         owner,
-                         expires,
-                     }| {
-                        wit::ExceptionRef {
-                            index: position(index),
-                            owner,
-                            expires,
-                        }
-                    },
-                ),
-                reason,
+        exempted: exempted.map(|Exemption { by, reason }| wit::Exemption {
+            by: match by {
+                WaivedBy::Annotation(key) => wit::WaivedBy::Annotation(key),
+                WaivedBy::Exception(ExceptionRef {
+                    index,
+                    owner,
+                    expires,
+                }) => wit::WaivedBy::Exception(wit::ExceptionRef {
+                    index: position(index),
+                    owner,
+                    expires,
+                }),
             },
-        ),
+            reason,
+        }),
         introduced_by: introduced_by
             .into_iter()
             .map(|IntroducedBy { module, operations }| wit::IntroducedBy {

@@ -49,10 +49,10 @@ pub enum Origin {
         /// Index in its `items`.
         item: usize,
     },
-    /// Made by vf-post (the services.json ConfigMap), written before chunk `before` or last.
+    /// Made by vf-post (the services.json ConfigMap), written before chunk `before`.
     Generated {
         /// The chunk it is written in front of.
-        before: Option<usize>,
+        before: usize,
     },
 }
 
@@ -111,7 +111,7 @@ impl Document {
         position: usize,
         source: Option<String>,
         value: Value,
-        before: Option<usize>,
+        before: usize,
     ) -> Self {
         let meta = Meta::of_value(&value);
         let origin = Origin::Generated { before };

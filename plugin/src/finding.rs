@@ -67,24 +67,30 @@ impl From<&crate::Document> for ObjectRef {
 /// the configuration, with the reason either gives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Exemption {
-    /// The annotation that exempts it, when the object's own annotation does.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub annotation: Option<String>,
-    /// The configuration's exception that waives it, when one does.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exception: Option<ExceptionRef>,
+    /// What waives it (JSON: `annotation` or `exception`).
+    #[serde(flatten)]
+    pub by: WaivedBy,
     /// The reason it gives.
     pub reason: String,
+}
+
+/// What waives a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WaivedBy {
+    /// The object's own exemption annotation (its key).
+    Annotation(String),
+    /// An exception of the configuration.
+    Exception(ExceptionRef),
 }
 
 impl Exemption {
     /// What waives the finding, in a few words: the annotation, or the exception with its
     /// owner and end date.
     pub fn by(&self) -> String {
-        match (&self.annotation, &self.exception) {
-            (Some(annotation), _) => annotation.clone(),
-            (None, Some(e)) => e.to_string(),
-            (None, None) => "an exemption".to_owned(),
+        match &self.by {
+            WaivedBy::Annotation(annotation) => annotation.clone(),
+            WaivedBy::Exception(e) => e.to_string(),
         }
     }
 }

@@ -31,7 +31,7 @@ pub use config::Config;
 pub use document::Document;
 pub use error::{Error, Result};
 pub use finding::{Finding, Severity};
-pub use stream::{Form, Plan, Stream};
+pub use stream::{Plan, Stream};
 
 /// A release between reading and writing. Kubernetes' admission order: every mutation
 /// first (vf-post's passes, then mutating policy modules in configuration order), then

@@ -15,7 +15,7 @@ use crate::config::{Config, RuleSetting, Team};
 use crate::contract::Contract;
 use crate::document::Document;
 use crate::document::Meta;
-use crate::finding::{Exemption, Finding, ObjectRef, Severity};
+use crate::finding::{Exemption, Finding, ObjectRef, Severity, WaivedBy};
 use crate::workload::PodTemplate;
 
 /// Annotation prefix of exemptions: `exempt.vf-post.virtufin.io/<rule>[.<container>]: "<reason>"`,
@@ -42,10 +42,11 @@ pub struct Hit {
 }
 
 impl Hit {
-    fn new(rule: &str, doc: Option<usize>, message: String) -> Self {
+    /// A rule's hit on document `doc`: every built-in rule judges an object.
+    fn new(rule: &str, doc: usize, message: String) -> Self {
         Hit {
             rule: rule.to_owned(),
-            doc,
+            doc: Some(doc),
             container: None,
             path: None,
             message,
@@ -236,8 +237,7 @@ fn exemption(doc: &Document, rule: &str, container: Option<&str>) -> Option<Exem
     keys.into_iter().find_map(|key| {
         let reason = doc.authored_annotation(&key)?.trim();
         (!reason.is_empty()).then(|| Exemption {
-            annotation: Some(key.clone()),
-            exception: None,
+            by: WaivedBy::Annotation(key.clone()),
             reason: reason.to_owned(),
         })
     })

@@ -429,13 +429,13 @@ impl Stream {
     }
 
     /// Adds a document made by vf-post, written in front of document `before` (an index into
-    /// [`Self::documents`]) or at the end. `source` is its template path: written as the Helm 4
+    /// [`Self::documents`]). `source` is its template path: written as the Helm 4
     /// annotation or a `# Source:` line, so `helm get manifest` shows where it came from.
     pub fn add(
         &mut self,
         mut value: Value,
         source: Option<String>,
-        before: Option<usize>,
+        before: usize,
     ) -> &mut Document {
         if let (Form::Helm4, Some(path)) = (self.form, &source)
             && let Some(meta) = value.get_mut("metadata").filter(|m| m.is_object())
@@ -446,10 +446,10 @@ impl Stream {
         }
         let position =
             self.chunks.len() + 1 + self.docs.iter().filter(|d| d.is_generated()).count();
-        let before = before.and_then(|i| match self.docs[i].origin {
-            Origin::Chunk(c) | Origin::ListItem { chunk: c, .. } => Some(c),
+        let before = match self.docs[before].origin {
+            Origin::Chunk(c) | Origin::ListItem { chunk: c, .. } => c,
             Origin::Generated { before } => before,
-        });
+        };
         self.docs
             .push(Document::generated(position, source, value, before));
         self.docs.last_mut().expect("just pushed")
@@ -509,7 +509,7 @@ impl Stream {
             out.push_str(BOM);
         }
         for (i, (chunk, rewritten)) in self.chunks.iter().zip(emitted).enumerate() {
-            self.write_generated(&mut out, Some(i));
+            self.write_generated(&mut out, i);
             match rewritten {
                 Rewrite::Keep => {
                     let text = chunk.text(&self.input);
@@ -525,12 +525,11 @@ impl Stream {
                 }
             }
         }
-        self.write_generated(&mut out, None);
         out.into_bytes()
     }
 
-    /// Writes the generated documents placed in front of chunk `before` (or last, for `None`).
-    fn write_generated(&self, out: &mut String, before: Option<usize>) {
+    /// Writes the generated documents placed in front of chunk `before`.
+    fn write_generated(&self, out: &mut String, before: usize) {
         for doc in &self.docs {
             if doc.origin != (Origin::Generated { before }) || doc.is_removed() {
                 continue;

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use vf_plugin::finding::WaivedBy;
 use vf_plugin::rules::catalog::RULES;
 use vf_plugin::{Finding, Severity};
 
@@ -69,14 +70,14 @@ pub fn render(report: &Report, chart_path: Option<&Path>) -> String {
 /// An annotation on the object is a suppression in the source; an exception of the
 /// configuration an external one, with its owner and end date.
 fn suppression(exemption: &vf_plugin::finding::Exemption) -> Value {
-    match &exemption.exception {
-        Some(exception) => json!({
+    match &exemption.by {
+        WaivedBy::Exception(exception) => json!({
             "kind": "external",
             "justification": exemption.reason,
             "location": { "logicalLocations": [{ "name": format!("exceptions[{}]", exception.index) }] },
             "properties": { "owner": exception.owner, "expires": exception.expires },
         }),
-        None => json!({
+        WaivedBy::Annotation(_) => json!({
             "kind": "inSource",
             "justification": exemption.reason,
             "location": { "logicalLocations": [{ "name": exemption.by() }] },

@@ -53,7 +53,7 @@ fn component(index: usize, value: &Value, hits: &mut Vec<Hit>) {
             hits.push(
                 Hit::new(
                     catalog::DAPR_SECRET_INLINE.id,
-                    Some(index),
+                    index,
                     format!("metadata {name} holds its secret inline"),
                 )
                 .at(format!("{at}/value")),
@@ -69,7 +69,7 @@ fn component(index: usize, value: &Value, hits: &mut Vec<Hit>) {
             hits.push(
                 Hit::new(
                     catalog::DAPR_COMPONENT_MILLISECONDS.id,
-                    Some(index),
+                    index,
                     format!("metadata {name} is {inline}, not bare milliseconds"),
                 )
                 .at(format!("{at}/value")),
@@ -79,7 +79,7 @@ fn component(index: usize, value: &Value, hits: &mut Vec<Hit>) {
             hits.push(
                 Hit::new(
                     catalog::DAPR_MAX_RETRY_BACKOFF.id,
-                    Some(index),
+                    index,
                     format!("metadata maxRetryBackoff is {inline}, not integer nanoseconds; Component init fails"),
                 )
                 .at(format!("{at}/value")),
@@ -98,7 +98,7 @@ fn configuration(index: usize, value: &Value, hits: &mut Vec<Hit>) {
             hits.push(
                 Hit::new(
                     catalog::DAPR_CONFIGURATION_MTLS.id,
-                    Some(index),
+                    index,
                     format!(
                         "spec.mtls lacks {}, which the CRD requires",
                         missing.join(", ")
@@ -122,7 +122,7 @@ fn configuration(index: usize, value: &Value, hits: &mut Vec<Hit>) {
             hits.push(
                 Hit::new(
                     catalog::DAPR_SAMPLING_RATE.id,
-                    Some(index),
+                    index,
                     format!("tracing.samplingRate {problem}"),
                 )
                 .at("/spec/tracing/samplingRate".into()),
@@ -146,7 +146,7 @@ fn resiliency(index: usize, value: &Value, hits: &mut Vec<Hit>) {
             hits.push(
                 Hit::new(
                     catalog::DAPR_RESILIENCY_MAX_RETRIES.id,
-                    Some(index),
+                    index,
                     format!("retry policy {name} has maxRetries {max}, not an integer"),
                 )
                 .at(format!("/spec/policies/retries/{name}/maxRetries")),
@@ -190,7 +190,7 @@ fn subscription(
         hits.push(
             Hit::new(
                 catalog::DAPR_SUBSCRIPTION_DEAD_LETTER.id,
-                Some(index),
+                index,
                 format!(
                     "no deadLetterTopic: after the {max} retries Resiliency {resiliency} allows on {pubsub}, a failing message is redelivered forever"
                 ),

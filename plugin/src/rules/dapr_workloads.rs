@@ -19,7 +19,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
             continue;
         };
         let hit = |rule: &str, key: &str, message: String| {
-            Hit::new(rule, Some(pod.index), message).at(pod.template.annotation_pointer(key))
+            Hit::new(rule, pod.index, message).at(pod.template.annotation_pointer(key))
         };
         let on = match enabled.as_str() {
             Some(v) if v.eq_ignore_ascii_case("true") => true,
@@ -72,7 +72,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
         for &doc in &docs[1..] {
             hits.push(Hit::new(
                 catalog::DAPR_APP_ID_UNIQUE.id,
-                Some(doc),
+                doc,
                 format!(
                     "Dapr app id {id} is also used by {}",
                     ctx.docs[docs[0]].name()
@@ -103,7 +103,7 @@ fn misplaced(ctx: &Context, pod: &Pod, hits: &mut Vec<Hit>) {
         hits.push(
             Hit::new(
                 catalog::DAPR_ANNOTATIONS_ON_POD_TEMPLATE.id,
-                Some(pod.index),
+                pod.index,
                 format!(
                     "{} on the {} itself; the injector reads only the pod template",
                     keys.join(", "),

@@ -34,7 +34,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
                 hits.push(
                     Hit::new(
                         catalog::IMAGE_TAG_PINNED.id,
-                        Some(pod.index),
+                        pod.index,
                         format!("image {image:?} {problem}"),
                     )
                     .at(at.clone())
@@ -45,7 +45,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
                 hits.push(
                     Hit::new(
                         catalog::IMAGE_REGISTRY_ALLOWED.id,
-                        Some(pod.index),
+                        pod.index,
                         format!(
                             "image {image:?} comes from {}, which is not allowed",
                             image_registry(image)
@@ -67,7 +67,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
                 hits.push(
                     Hit::new(
                         catalog::IMAGE_PULL_SECRET.id,
-                        Some(pod.index),
+                        pod.index,
                         format!(
                             "pulls from {} without its pull secret {}",
                             registry.host,

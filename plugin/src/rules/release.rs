@@ -31,7 +31,7 @@ fn identity(ctx: &Context, hits: &mut Vec<Hit>) {
         if !missing.is_empty() {
             hits.push(Hit::new(
                 catalog::OBJECT_IDENTITY.id,
-                Some(index),
+                index,
                 format!("has no {}; the API server refuses it", missing.join(", ")),
             ));
         }
@@ -63,7 +63,7 @@ fn disruption_budgets(ctx: &Context, hits: &mut Vec<Hit>) {
             hits.push(
                 Hit::new(
                     catalog::PDB_FOR_REPLICAS.id,
-                    Some(pod.index),
+                    pod.index,
                     format!("{replicas} replicas and no PodDisruptionBudget selects its pods"),
                 )
                 .at("/spec/replicas".into()),
@@ -102,7 +102,7 @@ fn spreading(ctx: &Context, hits: &mut Vec<Hit>) {
             hits.push(
                 Hit::new(
                     catalog::SPREAD_FOR_REPLICAS.id,
-                    Some(pod.index),
+                    pod.index,
                     format!(
                         "{replicas} replicas and nothing spreads its pods: one node or zone going down takes every replica"
                     ),
@@ -143,7 +143,7 @@ fn autoscaled_replicas(ctx: &Context, hits: &mut Vec<Hit>) {
             hits.push(
                 Hit::new(
                     catalog::REPLICAS_WITH_AUTOSCALER.id,
-                    Some(index),
+                    index,
                     format!(
                         "sets replicas, and HorizontalPodAutoscaler {hpa} scales it: every upgrade resets the replicas the autoscaler chose"
                     ),
@@ -214,7 +214,7 @@ fn default_deny(ctx: &Context, hits: &mut Vec<Hit>) {
         };
         if let Some(message) = message {
             hits.push(
-                Hit::new(catalog::NETWORK_DEFAULT_DENY.id, Some(pod.index), message)
+                Hit::new(catalog::NETWORK_DEFAULT_DENY.id, pod.index, message)
                     .at(pod.template.metadata_pointer("labels")),
             );
         }
@@ -323,7 +323,7 @@ fn services_json(ctx: &Context, hits: &mut Vec<Hit>) {
             continue;
         };
         let hit = |message: String| {
-            Hit::new(catalog::SERVICES_JSON_BACKENDS.id, Some(index), message)
+            Hit::new(catalog::SERVICES_JSON_BACKENDS.id, index, message)
                 .at("/data/services.json".into())
         };
         let parsed: Value = match serde_json::from_str(text) {
@@ -403,7 +403,7 @@ pub(crate) fn check_exemptions(ctx: &Context, module_rules: &[String], hits: &mu
                 hits.push(
                     Hit::new(
                         catalog::EXEMPTION_REASON.id,
-                        Some(index),
+                        index,
                         format!("{key} names no known rule {rule:?}"),
                     )
                     .at(pointer.clone()),
@@ -413,7 +413,7 @@ pub(crate) fn check_exemptions(ctx: &Context, module_rules: &[String], hits: &mu
                 hits.push(
                     Hit::new(
                         catalog::EXEMPTION_REASON.id,
-                        Some(index),
+                        index,
                         format!("{key} gives no reason, so it exempts nothing"),
                     )
                     .at(pointer),

@@ -10,7 +10,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
         let pod_security = pod.template.spec.get("securityContext");
         for c in pod.template.containers(&["containers", "initContainers"]) {
             let hit = |rule: &str, message: String, at: &str| {
-                Hit::new(rule, Some(pod.index), message)
+                Hit::new(rule, pod.index, message)
                     .at(format!("{}{at}", c.pointer()))
                     .container(c.name)
             };
@@ -86,7 +86,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
                     hits.push(
                         Hit::new(
                             catalog::CONTAINER_PROBES.id,
-                            Some(pod.index),
+                            pod.index,
                             format!("has no {}", missing.join(" and ")),
                         )
                         .at(c.pointer())
@@ -110,7 +110,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
                 hits.push(
                     Hit::new(
                         catalog::NO_HOST_PATH.id,
-                        Some(pod.index),
+                        pod.index,
                         format!("volume {name} mounts the node's {path}"),
                     )
                     .at(pod.template.spec_pointer(&format!("volumes/{i}/hostPath"))),
@@ -121,7 +121,7 @@ pub(super) fn check(ctx: &Context, hits: &mut Vec<Hit>) {
             hits.push(
                 Hit::new(
                     catalog::NO_HOST_NETWORK.id,
-                    Some(pod.index),
+                    pod.index,
                     "uses the node's network (hostNetwork: true)".into(),
                 )
                 .at(pod.template.spec_pointer("hostNetwork")),

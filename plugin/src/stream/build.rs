@@ -16,13 +16,8 @@ use super::resolve::{self, CoreTag, Written};
 use super::scan::SyntaxError;
 use super::yaml11::{Checks, Place};
 
-/// Builds the chunk's document; `None` when it holds none (empty, comments only, `null`).
-/// Aliases are copied within the chunk's own budget (see [`build_within`]).
-pub fn build(text: &str) -> Result<Option<Value>, SyntaxError> {
-    build_within(text, &AliasBudget::for_input(text.len()))
-}
-
-/// Builds the chunk's document, its aliases' copies paid from `budget` (the stream's).
+/// Builds the chunk's document, its aliases' copies paid from `budget` (the stream's);
+/// `None` when it holds none (empty, comments only, `null`).
 pub fn build_within(text: &str, budget: &AliasBudget) -> Result<Option<Value>, SyntaxError> {
     let mut builder = Builder::new(budget);
     let mut parser = super::yaml11::parser(text);

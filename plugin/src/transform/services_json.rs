@@ -58,7 +58,7 @@ pub fn apply(stream: &mut Stream, contract: &Contract, log: &mut Vec<Applied>) -
         .as_deref()
         .and_then(|s| s.rsplit_once('/'))
         .map(|(dir, _)| format!("{dir}/vf-services.yaml"));
-    let doc = stream.add(config_map, source, Some(before));
+    let doc = stream.add(config_map, source, before);
     log.push(Applied {
         pass: PASS.into(),
         object: object_name(doc),

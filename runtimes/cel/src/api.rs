@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-pub use vf_kube::{LabelSelector, Requirement};
+pub use vf_kube::LabelSelector;
 
 /// `metadata` of a policy or binding: the name, and annotations (a hint for reports).
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -24,7 +24,7 @@ pub mod value;
 use kube_cel::KubeCelExt as _;
 use kube_cel::cel::Context;
 
-pub use evaluate::{Doc, Finding, Patch, Verdict};
+pub use evaluate::Doc;
 pub use policy::{PolicySet, Severity};
 pub use settings::Settings;
 

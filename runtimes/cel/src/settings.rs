@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 use serde_json::Value as Json;
-pub use vf_kube::{Admission, UserInfo};
+pub use vf_kube::Admission;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
