@@ -154,9 +154,11 @@ impl<'a> PodTemplate<'a> {
         })
     }
 
-    /// The container named `name` in `containers` (the app containers).
+    /// The container named `name` in `containers` (the app containers): one that writes
+    /// that name, never one without a name.
     pub fn container(&self, name: &str) -> Option<Container<'a>> {
-        self.containers(&["containers"]).find(|c| c.name == name)
+        self.containers(&["containers"])
+            .find(|c| c.value.get("name").and_then(Value::as_str) == Some(name))
     }
 
     /// The names in the pod spec's `imagePullSecrets`.
@@ -347,7 +349,8 @@ mod tests {
                             "volumes": [{"name": "v"}]}})
         );
 
-        let mut odd = json!({"spec": {"template": {"metadata": "x", "spec": {"volumes": {}}}}});
+        let mut odd = json!({"spec": {"template": {"metadata": "x", "spec": {
+            "volumes": {}, "containers": [{"name": "app", "volumeMounts": "x"}]}}}});
         let mut edit = PodTemplateMut::of("Job", &mut odd).unwrap();
         assert_eq!(
             edit.annotations().unwrap_err(),
@@ -356,6 +359,10 @@ mod tests {
         assert_eq!(
             edit.spec_list("volumes").unwrap_err(),
             "/spec/template/spec/volumes is a mapping, not a list; Kubernetes cannot read it"
+        );
+        assert_eq!(
+            edit.container_list(0, "volumeMounts").unwrap_err(),
+            "/spec/template/spec/containers/0/volumeMounts is a string, not a list; Kubernetes cannot read it"
         );
         assert_eq!(
             odd["spec"]["template"]["spec"]["volumes"],
