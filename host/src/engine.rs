@@ -2,9 +2,7 @@
 //! component in the sandbox (`--engine wasm`). Policy modules and reports work with either
 //! through [`OpenRelease`].
 
-use std::path::PathBuf;
-
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::Result;
 use vf_plugin::changes::Change;
 use vf_plugin::modules::{DocView, ModuleHit, ModulePatch, Reads};
 use vf_plugin::transform::Applied;
@@ -121,24 +119,6 @@ impl OpenRelease for vf_plugin::Release {
     }
 }
 
-/// Where the engine component is: `$VF_POST_ENGINE_WASM`, else `vf-post-engine.wasm` beside
-/// the vf-post binary (scripts/build-wasm puts it there).
-pub fn engine_component() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("VF_POST_ENGINE_WASM") {
-        return Ok(PathBuf::from(path));
-    }
-    let exe = std::env::current_exe().context("cannot locate the vf-post binary")?;
-    let path = exe.with_file_name("vf-post-engine.wasm");
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(anyhow!(
-            "--engine wasm needs {} (scripts/build-wasm builds it), or VF_POST_ENGINE_WASM",
-            path.display()
-        ))
-    }
-}
-
 mod wasm {
     //! The engine component: each call crosses the sandbox as the records of wit/engine,
     //! converted here to and from the engine's own types.
@@ -191,7 +171,7 @@ mod wasm {
             module_rules: &[String],
             changes: vf_plugin::Changes,
         ) -> Result<Self> {
-            let path = super::engine_component()?;
+            let path = crate::policy::shipped_component("vf-post-engine.wasm")?;
             let bytes =
                 std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             let engine = sandbox::engine()?;

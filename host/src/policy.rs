@@ -14,6 +14,21 @@ pub mod load;
 pub mod rego;
 pub mod sandbox;
 
+/// A component vf-post ships (the engine, the CEL and Rego runtimes), by file name: beside
+/// the vf-post binary, where scripts/build-wasm and scripts/install put it. Never from the
+/// environment: a component chosen there would judge every release in vf-post's name.
+pub fn shipped_component(file: &str) -> anyhow::Result<std::path::PathBuf> {
+    use anyhow::Context as _;
+    let exe = std::env::current_exe().context("cannot locate the vf-post binary")?;
+    let path = exe.with_file_name(file);
+    anyhow::ensure!(
+        path.is_file(),
+        "{} is missing: scripts/build-wasm builds it beside vf-post, scripts/install installs it",
+        path.display()
+    );
+    Ok(path)
+}
+
 /// The sandbox bounds the configuration asks for.
 pub fn bounds(sandbox: &vf_plugin::config::Sandbox) -> sandbox::Bounds {
     let mib = |n: u64| usize::try_from(n.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);

@@ -38,7 +38,6 @@ fn run(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
         .current_dir(dir)
-        .env("VF_POST_CEL_WASM", &runtime)
         .env("XDG_CACHE_HOME", state.join("cache"))
         .env("XDG_STATE_HOME", state.join("state"))
         .env_remove("HELM_PLUGIN_NAME")
@@ -386,4 +385,50 @@ fn the_dapr_policy_in_cel_decides_as_the_builtin_rule_on_every_chart() {
         judged += 1;
     }
     assert!(judged >= 25, "only {judged} inputs judged");
+}
+
+/// The components vf-post ships judge every release in its name, so none comes from the
+/// environment: variables naming another component (as older versions read them) change
+/// nothing. The foreign one here is a policy module that would find nothing.
+#[test]
+fn no_variable_swaps_a_shipped_component_for_another() {
+    let case = repo().join("tests/cel/vap-matching");
+    let input = std::fs::read(case.join("input.yaml")).unwrap();
+    let args = ["--config", "config.yaml", "--format", "json", "-"];
+    let shipped = run(&case, &[&["lint"], &args[..]].concat(), &input);
+    let foreign = repo().join("target/policies/require-labels.wasm");
+    assert!(foreign.exists(), "run scripts/build-wasm");
+    for engine in ["native", "wasm"] {
+        let mut child = Command::new(BIN)
+            .args(["lint", "--engine", engine])
+            .args(args)
+            .current_dir(&case)
+            .env("XDG_CACHE_HOME", repo().join("target/test-state/cel/cache"))
+            .env("VF_POST_CEL_WASM", &foreign)
+            .env("VF_POST_REGO_WASM", &foreign)
+            .env("VF_POST_ENGINE_WASM", &foreign)
+            .env_remove("VF_POST_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            shipped.status.code(),
+            "{engine}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            policy_findings(&text(&out.stdout)),
+            policy_findings(&text(&shipped.stdout)),
+            "{engine}"
+        );
+        assert!(
+            !policy_findings(&text(&out.stdout)).is_empty(),
+            "the case finds something"
+        );
+    }
 }

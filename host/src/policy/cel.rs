@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use serde_json::{Value, json};
 
 use super::bindings::module::vf::policy::types::{RuleInfo, Severity};
@@ -16,14 +16,9 @@ use super::files::{self, Source};
 use super::load::{self, PolicyModule};
 use super::sandbox::Bounds;
 
-/// Where the CEL runtime is: `$VF_POST_CEL_WASM`, else `vf-post-cel.wasm` beside the vf-post
-/// binary (scripts/build-wasm puts it there).
+/// The CEL runtime vf-post ships.
 pub fn runtime_component() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("VF_POST_CEL_WASM") {
-        return Ok(PathBuf::from(path));
-    }
-    let exe = std::env::current_exe().context("cannot locate the vf-post binary")?;
-    Ok(exe.with_file_name("vf-post-cel.wasm"))
+    super::shipped_component("vf-post-cel.wasm")
 }
 
 /// The CEL modules of a configuration: every-object policies first, then each team's.

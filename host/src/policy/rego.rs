@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use serde_json::{Value, json};
 
 use super::bindings::module::vf::policy::types::{RuleInfo, Verdict};
@@ -15,14 +15,9 @@ use super::files::{self, RegoFile, Source};
 use super::load::{self, PolicyModule, error_text};
 use super::sandbox::Bounds;
 
-/// Where the Rego runtime is: `$VF_POST_REGO_WASM`, else `vf-post-rego.wasm` beside the
-/// vf-post binary (scripts/build-wasm puts it there).
+/// The Rego runtime vf-post ships.
 pub fn runtime_component() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("VF_POST_REGO_WASM") {
-        return Ok(PathBuf::from(path));
-    }
-    let exe = std::env::current_exe().context("cannot locate the vf-post binary")?;
-    Ok(exe.with_file_name("vf-post-rego.wasm"))
+    super::shipped_component("vf-post-rego.wasm")
 }
 
 /// The Rego policies of one scope, as the runtime's settings take them.
