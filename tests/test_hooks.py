@@ -127,7 +127,7 @@ def test_a_migration_job_gets_a_sidecar_only_when_asked_in_the_components_scopes
     job = next(d for d in objects if d["kind"] == "Job")
     assert job["spec"]["template"]["metadata"]["annotations"] == {
         "dapr.io/enabled": "true", "dapr.io/app-id": "workmanager-migrate", "dapr.io/log-level": "info",
-        "dapr.io/enable-metrics": "true", "dapr.io/metrics-port": "9090",
+        "dapr.io/enable-api-logging": "false", "dapr.io/enable-metrics": "true", "dapr.io/metrics-port": "9090",
         "dapr.io/sidecar-cpu-request": "100m", "dapr.io/sidecar-memory-request": "64Mi",
         "dapr.io/sidecar-cpu-limit": "500m", "dapr.io/sidecar-memory-limit": "256Mi"}
     assert problems(job) == []
@@ -151,6 +151,41 @@ def test_a_migration_job_gets_a_sidecar_only_when_asked_in_the_components_scopes
     over.write_text("workmanager:\n  dapr: {appId: " + "w" * 55 + "}\n  migrations: {enabled: true, dapr: true, command: [migrate]}\n")
     out = helm("install", CHART, values=[str(over)])
     assert not out["ok"] and "is longer than 58 characters" in out["error"], out
+
+
+# What vf-post writes for one app alone: its id, its port and health checks, and the
+# Configuration, which does not exist yet when a first install's pre-install hooks run.
+APP_OWN = {"dapr.io/app-id", "dapr.io/app-port", "dapr.io/app-protocol", "dapr.io/config",
+           "dapr.io/enable-app-health-check", "dapr.io/app-health-check-path",
+           "dapr.io/app-health-probe-interval", "dapr.io/app-health-probe-timeout",
+           "dapr.io/app-health-threshold"}
+
+
+def test_the_migration_sidecar_runs_with_the_services_sidecar_settings(capture, tmp_path):
+    """The migration Job writes its Dapr annotations itself (Helm 3 never post-renders hooks):
+    a second copy of what vf-post writes from the contract (plugin/src/transform/dapr.rs). This
+    keeps the two equal: every sidecar-wide setting vf-post puts on the service's pods is on
+    the Job's, and none of the app's own. Found by writing it: `dapr.enableApiLogging` was
+    missing from the Job."""
+    over = tmp_path / "over.yaml"
+    over.write_text("dapr:\n  logLevel: debug\n  enableApiLogging: true\n"
+                    "  annotations: {dapr.io/log-as-json: 'true'}\n"
+                    "workmanager:\n  dapr: {annotations: {dapr.io/max-body-size: 8Mi}}\n"
+                    "  migrations: {enabled: true, dapr: true, command: [migrate]}\n")
+    _, stream = captured(capture, over)
+    rendered = subprocess.run([str(VF_POST), "--audit", "-q"], input=stream, capture_output=True,
+                              text=True, check=True).stdout
+    objects = [d for d in yaml.safe_load_all(rendered) if d]
+    job = next(d for d in objects if d["kind"] == "Job")
+    service = next(d for d in objects
+                   if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("workmanager"))
+
+    def dapr(workload, leave_out):
+        annotations = workload["spec"]["template"]["metadata"]["annotations"]
+        return {k: v for k, v in annotations.items() if k.startswith("dapr.io/") and k not in leave_out}
+
+    assert dapr(job, {"dapr.io/app-id"}) == dapr(service, APP_OWN)
+    assert dapr(job, set())["dapr.io/enable-api-logging"] == "true"
 
 
 def test_production_values_turn_everything_on_and_the_release_passes_vf_post(capture, tmp_path):
