@@ -38,6 +38,34 @@ def test_sarif_is_valid_2_1_0(file, tmp_path):
         assert sarif["runs"][0]["tool"]["driver"]["rules"], "rule metadata is listed"
 
 
+def test_sarif_says_which_rules_the_configuration_turns_on_off_or_regrades(tmp_path):
+    """A rule's metadata gives its default (`defaultConfiguration`); what this run's
+    configuration changed for every object is the run's `ruleConfigurationOverrides`, so code
+    scanning shows the rule that is off by default as on."""
+    config = tmp_path / "vf-post.yaml"
+    config.write_text(json.dumps({"rules": {
+        "network-default-deny": {"enabled": True},
+        "image-tag-pinned": {"severity": "warning"},
+        "container-limits": {"enabled": False, "severity": "info"},
+        "pdb-for-replicas": {}}}))
+    out = lint(helm3_stream(tmp_path), "--format", "sarif", "--config", str(config))
+    assert out.returncode in (0, 1), out.stderr
+    sarif = json.loads(out.stdout)
+    jsonschema.Draft7Validator(SARIF_SCHEMA).validate(sarif)
+    run = sarif["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    overrides = {o["descriptor"]["id"]: o for o in run["invocations"][0]["ruleConfigurationOverrides"]}
+    assert {i: o["configuration"] for i, o in overrides.items()} == {
+        "network-default-deny": {"enabled": True},
+        "image-tag-pinned": {"level": "warning"},
+        "container-limits": {"enabled": False, "level": "note"}}
+    assert all(rules[o["descriptor"]["index"]]["id"] == i for i, o in overrides.items())
+    assert rules[overrides["network-default-deny"]["descriptor"]["index"]]["defaultConfiguration"]["enabled"] is False
+    # Without such settings, no invocation is written.
+    plain = json.loads(lint(helm3_stream(tmp_path), "--format", "sarif").stdout)
+    assert "invocations" not in plain["runs"][0]
+
+
 def lint_latest_api_image(tmp_path, report_format):
     """The chart with the api image on `latest`, linted from the repository's root with
     `--chart-path chart`: denied, the report in `report_format`."""

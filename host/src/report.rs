@@ -37,6 +37,9 @@ pub struct Report {
     pub audit: bool,
     /// Rule metadata of policy modules, for SARIF: (id, summary).
     pub module_rules: Vec<(String, String)>,
+    /// The configuration's rule settings for every object (`rules:`), for SARIF's
+    /// configuration overrides.
+    pub rule_settings: std::collections::BTreeMap<String, vf_plugin::config::RuleSetting>,
 }
 
 /// Counts of findings that count (not exempted), and exempted ones.

@@ -47,6 +47,7 @@ fn render(options: &Options) -> Result<Outcome> {
         sections: vec![section],
         audit: options.audit,
         module_rules: module_rules(&modules),
+        rule_settings: config.rules.clone(),
     };
     exceptions::apply(&mut report, &config, exceptions::Date::today());
     phase("report", || deliver(&report, options, Target::Stderr))?;
@@ -70,6 +71,7 @@ fn lint_files(lint: &Lint) -> Result<Outcome> {
     let mut report = Report {
         audit: options.audit,
         module_rules: module_rules(&modules),
+        rule_settings: config.rules.clone(),
         ..Report::default()
     };
     for file in &files {

@@ -25,6 +25,7 @@ pub fn render(report: &Report, chart_path: Option<&Path>) -> String {
         rules.push(rule(id, summary, None, Severity::Error));
     }
     let index_of = |id: &str| rules.iter().position(|r| r["id"] == id);
+    let overrides = overrides(report, &rules);
     let mut results = Vec::new();
     for finding in report.findings() {
         let mut result = json!({
@@ -48,7 +49,7 @@ pub fn render(report: &Report, chart_path: Option<&Path>) -> String {
         }
         results.push(result);
     }
-    let doc = json!({
+    let mut doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
@@ -62,9 +63,40 @@ pub fn render(report: &Report, chart_path: Option<&Path>) -> String {
             "columnKind": "unicodeCodePoints",
         }],
     });
+    if !overrides.is_empty() {
+        doc["runs"][0]["invocations"] =
+            json!([{ "executionSuccessful": true, "ruleConfigurationOverrides": overrides }]);
+    }
     let mut text = serde_json::to_string_pretty(&doc).expect("JSON serializes");
     text.push('\n');
     text
+}
+
+/// The rules the configuration turns on or off or gives another severity, for every object,
+/// as this run's configuration of them. Teams' settings apply to their objects only, so
+/// they are not the run's.
+fn overrides(report: &Report, rules: &[Value]) -> Vec<Value> {
+    rules
+        .iter()
+        .enumerate()
+        .filter_map(|(index, rule)| {
+            let id = rule["id"].as_str()?;
+            let setting = report.rule_settings.get(id)?;
+            let mut configuration = serde_json::Map::new();
+            if let Some(enabled) = setting.enabled {
+                configuration.insert("enabled".into(), json!(enabled));
+            }
+            if let Some(severity) = setting.severity {
+                configuration.insert("level".into(), json!(level(severity)));
+            }
+            (!configuration.is_empty()).then(|| {
+                json!({
+                    "descriptor": { "id": id, "index": index },
+                    "configuration": configuration,
+                })
+            })
+        })
+        .collect()
 }
 
 /// An annotation on the object is a suppression in the source; an exception of the
