@@ -234,7 +234,7 @@ impl<'b> Builder<'b> {
                     self.add_to_parent(NODE_BYTES + text.len());
                     return self.count(1);
                 }
-                let value = resolve::scalar(&text, written, core, custom)?;
+                let value = resolve::as_admitted(resolve::scalar(&text, written, core, custom)?);
                 self.aliasing.scalar(anchor)?;
                 self.count(1)?;
                 self.complete(value, anchor, NODE_BYTES + text.len())?;

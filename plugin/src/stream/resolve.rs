@@ -116,6 +116,27 @@ pub fn scalar(
     })
 }
 
+/// A value as the API server holds it after Helm's JSON step. Go writes a float that is a
+/// whole number below 1e21 as its shortest digits (`2.0` as `2`, `1.152921504606847e18` as
+/// `1152921504606847000`, `-0.0` as `-0`), and the API server reads digits that fit an int64
+/// as an int64. Rules and policies must see that integer: `replicas: 2.0` is 2 replicas, and
+/// a policy comparing `1152921504606847000` must not see the float's binary value
+/// `1152921504606846976`. Keys are not values: Go names a float key by its own format.
+pub fn as_admitted(value: Value) -> Value {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().expect("an f64 number");
+            // Rust's `{}` for f64 is the shortest digits that read back, never an exponent:
+            // Go's `strconv.FormatFloat(f, 'f', -1, 64)`, which encoding/json uses below 1e21.
+            match format!("{f}").parse::<i64>() {
+                Ok(i) if f.fract() == 0.0 && f.abs() < 1e21 => Value::from(i),
+                _ => Value::Number(n),
+            }
+        }
+        other => other,
+    }
+}
+
 fn matches(tag: CoreTag, r: &Resolved) -> bool {
     matches!(
         (tag, r),
@@ -450,6 +471,24 @@ mod tests {
         ] {
             assert_eq!(plain(text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn whole_floats_are_the_integers_the_api_server_holds() {
+        let admitted = |text: &str| as_admitted(plain(text));
+        assert_eq!(admitted("2.0"), json!(2));
+        assert_eq!(admitted("-0.0"), json!(0));
+        assert_eq!(admitted("3e0"), json!(3));
+        // Go writes the shortest digits, not the float's binary value 1152921504606846976.
+        assert_eq!(
+            admitted("1.152921504606847e18"),
+            json!(1_152_921_504_606_847_000_i64)
+        );
+        assert_eq!(admitted("0.5"), json!(0.5));
+        // Beyond an int64 the API server keeps a float.
+        assert_eq!(admitted("9.3e18"), json!(9.3e18));
+        assert_eq!(admitted("1e21"), json!(1e21));
+        assert_eq!(admitted("7"), json!(7));
     }
 
     #[test]

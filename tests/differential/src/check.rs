@@ -261,10 +261,10 @@ fn number(n: &serde_json::Number) -> Num {
         return Num::Int(u.into());
     }
     let f = n.as_f64().expect("a JSON number");
-    // Go writes integral floats below 1e21 as integers; they denote the same value.
+    // Go writes integral floats below 1e21 as their shortest digits (`1.152921504606847e18`
+    // as `1152921504606847000`, not its binary value); those digits are the value read.
     if f.fract() == 0.0 && f.abs() < 1e21 {
-        #[allow(clippy::cast_possible_truncation)]
-        return Num::Int(f as i128);
+        return Num::Int(format!("{f}").parse().expect("whole digits below 1e21"));
     }
     Num::Float(f.to_bits())
 }
