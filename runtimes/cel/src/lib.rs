@@ -35,6 +35,27 @@ pub fn functions() -> Context<'static> {
     ctx.register_all();
     // `dyn(x)` only tells cel-go's type checker to stop checking; its value is `x`.
     ctx.add_function("dyn", dyn_value);
+    // Kubernetes' libraries replace `string` (for IPs and CIDRs) with one that writes a
+    // double as Rust does (`0.00001`); cel-go writes Go's `%g` (`1e-05`), as CEL's own does.
+    ctx.wrap_function("string", |kubernetes| {
+        Box::new(move |ftx: &mut kube_cel::cel::FunctionContext| {
+            let target = match (&ftx.this, ftx.args) {
+                (Some(this), _) => this.clone(),
+                (None, [only]) => ftx.resolve(only.clone())?,
+                _ => return kubernetes(ftx),
+            };
+            let mut call =
+                kube_cel::cel::FunctionContext::new(ftx.name, Some(target), ftx.ptx, &[]);
+            if matches!(call.this, Some(kube_cel::cel::Value::Float(_))) {
+                let target = call.this.clone().expect("just set");
+                return kube_cel::cel::functions::string(
+                    &call,
+                    kube_cel::cel::extractors::This(target),
+                );
+            }
+            kubernetes(&mut call)
+        })
+    });
     ctx
 }
 

@@ -166,6 +166,19 @@ impl<'a> Context<'a> {
         self.get_function(name).is_some()
     }
 
+    /// vf-post: replaces function `name` with what `wrap` makes of the one registered, so a
+    /// caller can take some calls itself and hand the others on (Kubernetes' libraries
+    /// replace `string`). Nothing happens when no such function is registered.
+    pub fn wrap_function(
+        &mut self,
+        name: &str,
+        wrap: impl FnOnce(crate::magic::Function) -> crate::magic::Function,
+    ) {
+        if let Context::Root { functions, .. } = self {
+            functions.wrap(name, wrap);
+        };
+    }
+
     pub fn add_function<T: 'static, F>(&mut self, name: &str, value: F)
     where
         F: IntoFunction<T> + 'static + Send + Sync,

@@ -166,10 +166,60 @@ pub fn string(ftx: &FunctionContext, This(this): This<Value>) -> Result<Value> {
         Value::Duration(v) => Value::String(crate::duration::format_duration(&v).into()),
         Value::Int(v) => Value::String(v.to_string().into()),
         Value::UInt(v) => Value::String(v.to_string().into()),
-        Value::Float(v) => Value::String(v.to_string().into()),
+        // vf-post: as cel-go writes a double, Go's `%g` (Rust's `to_string` wrote `0.00001`
+        // where Kubernetes writes `1e-05`).
+        Value::Float(v) => Value::String(go_g(v).into()),
         Value::Bytes(v) => Value::String(Arc::new(String::from_utf8_lossy(v.as_slice()).into())),
         v => return Err(ftx.error(format!("cannot convert a {} to string", v.type_of()))),
     })
+}
+
+/// Go's `fmt.Sprintf("%g", f)`: the shortest digits that read back, with an exponent of at
+/// least two digits when it is below -4 or from 6 up (the precision Go uses for `%g`).
+fn go_g(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    let sign = if f.is_sign_negative() { "-" } else { "" };
+    if f == 0.0 {
+        return format!("{sign}0");
+    }
+    // Rust's `{:e}` is the shortest digits that read back: `1.23456789e8`, `-1e-5`.
+    let scientific = format!("{:e}", f.abs());
+    let (mantissa, exponent) = scientific.split_once('e').expect("`{:e}` has an exponent");
+    let exponent: i32 = exponent.parse().expect("a decimal exponent");
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    if !(-4..6).contains(&exponent) {
+        let (first, rest) = digits.split_at(1);
+        let fraction = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
+        let exponent_sign = if exponent < 0 { '-' } else { '+' };
+        return format!(
+            "{sign}{first}{fraction}e{exponent_sign}{:02}",
+            exponent.abs()
+        );
+    }
+    let point = exponent + 1;
+    if point <= 0 {
+        format!(
+            "{sign}0.{}{digits}",
+            "0".repeat(point.unsigned_abs() as usize)
+        )
+    } else if point as usize >= digits.len() {
+        format!(
+            "{sign}{digits}{}",
+            "0".repeat(point as usize - digits.len())
+        )
+    } else {
+        let (whole, fraction) = digits.split_at(point as usize);
+        format!("{sign}{whole}.{fraction}")
+    }
 }
 
 pub fn bytes(value: Arc<String>) -> Result<Value> {
@@ -179,10 +229,18 @@ pub fn bytes(value: Arc<String>) -> Result<Value> {
 // Performs a type conversion on the target.
 pub fn double(ftx: &FunctionContext, This(this): This<Value>) -> Result<Value> {
     Ok(match this {
-        Value::String(v) => v
-            .parse::<f64>()
-            .map(Value::Float)
-            .map_err(|e| ftx.error(format!("string parse error: {e}")))?,
+        Value::String(v) => {
+            let f = v
+                .parse::<f64>()
+                .map_err(|e| ftx.error(format!("string parse error: {e}")))?;
+            // vf-post: Go's ParseFloat, which cel-go uses, fails beyond a double (`1e400`)
+            // where Rust reads an infinity; it reads `inf` and `infinity` as Rust does.
+            let word = v.trim_start_matches(['+', '-']).to_ascii_lowercase();
+            if f.is_infinite() && word != "inf" && word != "infinity" {
+                return Err(ftx.error("string parse error: value out of range"));
+            }
+            Value::Float(f)
+        }
         Value::Float(v) => Value::Float(v),
         Value::Int(v) => Value::Float(v as f64),
         Value::UInt(v) => Value::Float(v as f64),
@@ -193,12 +251,18 @@ pub fn double(ftx: &FunctionContext, This(this): This<Value>) -> Result<Value> {
 // Performs a type conversion on the target.
 pub fn uint(ftx: &FunctionContext, This(this): This<Value>) -> Result<Value> {
     Ok(match this {
+        // vf-post: Go's ParseUint, which cel-go uses, takes no sign (Rust's takes `+`).
+        Value::String(v) if v.starts_with('+') => {
+            return Err(ftx.error("string parse error: invalid digit found in string"));
+        }
         Value::String(v) => v
             .parse::<u64>()
             .map(Value::UInt)
             .map_err(|e| ftx.error(format!("string parse error: {e}")))?,
         Value::Float(v) => {
-            if v > u64::MAX as f64 || v < u64::MIN as f64 {
+            // vf-post: as cel-go's doubleToUint64Checked: 2^64 and above, negative values,
+            // NaN and infinities are range errors (2^64 itself and NaN got through, saturated).
+            if !(v >= 0.0 && v < u64::MAX as f64) {
                 return Err(ftx.error("unsigned integer overflow"));
             }
             Value::UInt(v as u64)
@@ -220,7 +284,9 @@ pub fn int(ftx: &FunctionContext, This(this): This<Value>) -> Result<Value> {
             .map(Value::Int)
             .map_err(|e| ftx.error(format!("string parse error: {e}")))?,
         Value::Float(v) => {
-            if v > i64::MAX as f64 || v < i64::MIN as f64 {
+            // vf-post: as cel-go's doubleToInt64Checked: -2^63, 2^63 and beyond, NaN and
+            // infinities are range errors (2^63 and NaN got through, saturated).
+            if !(v > i64::MIN as f64 && v < i64::MAX as f64) {
                 return Err(ftx.error("integer overflow"));
             }
             Value::Int(v as i64)
@@ -930,6 +996,46 @@ mod tests {
         ]
         .iter()
         .for_each(assert_script);
+    }
+
+    #[test]
+    fn conversions_decide_as_cel_go() {
+        // vf-post: each as Kubernetes' cel-go has it (found by an attack on numbers).
+        [
+            ("small", "0.00001.string() == '1e-05'"),
+            ("large", "123456789.0.string() == '1.23456789e+08'"),
+            (
+                "2^63",
+                "9223372036854775808.0.string() == '9.223372036854776e+18'",
+            ),
+            (
+                "positional",
+                "100000.0.string() == '100000' && 0.0001.string() == '0.0001'",
+            ),
+            (
+                "negative",
+                "(-1.5).string() == '-1.5' && (-0.00001).string() == '-1e-05'",
+            ),
+            ("zero", "0.0.string() == '0'"),
+            (
+                "fraction",
+                "10.5.string() == '10.5' && 0.1.string() == '0.1'",
+            ),
+        ]
+        .iter()
+        .for_each(assert_script);
+        for (name, script) in [
+            ("int of 2^63", "int(9223372036854775808.0)"),
+            ("int of -2^63", "int(-9223372036854775808.0)"),
+            ("uint of 2^64", "uint(18446744073709551616.0)"),
+            ("uint of a negative", "uint(-1.0)"),
+            ("double beyond range", "double('1e400')"),
+            ("uint with a sign", "uint('+5')"),
+            ("negating the least int", "-(-9223372036854775807 - 1)"),
+        ] {
+            assert!(test_script(script, None).is_err(), "{name}: {script}");
+        }
+        assert_script(&("infinity by name", "double('-inf') < 0.0"));
     }
 
     #[test]

@@ -334,6 +334,13 @@ impl FunctionRegistry {
             .insert(name.to_string(), function.into_function());
     }
 
+    /// vf-post: see [`crate::Context::wrap_function`].
+    pub(crate) fn wrap(&mut self, name: &str, wrap: impl FnOnce(Function) -> Function) {
+        if let Some(function) = self.functions.remove(name) {
+            self.functions.insert(name.to_string(), wrap(function));
+        }
+    }
+
     #[allow(dead_code)]
     pub(crate) fn get(&self, name: &str) -> Option<&Function> {
         self.functions.get(name)

@@ -5,7 +5,7 @@ use crate::common::value::Val;
 use crate::ExecutionError;
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::ops::{Deref, Neg};
+use std::ops::Deref;
 
 #[derive(Clone, Copy, Debug, Default, Eq, Hash, PartialEq, PartialOrd, Ord)]
 pub struct Int(i64);
@@ -163,7 +163,12 @@ impl traits::Multiplier for Int {
 
 impl Negator for Int {
     fn negate(&self) -> Result<Box<dyn Val>, ExecutionError> {
-        Ok(Box::new(Self::from(self.0.neg())))
+        // vf-post: the least int has no negation; cel-go reports an overflow (this wrapped).
+        let negated = self
+            .0
+            .checked_neg()
+            .ok_or_else(|| ExecutionError::Overflow("-", 0.into(), self.0.into()))?;
+        Ok(Box::new(Self::from(negated)))
     }
 }
 
