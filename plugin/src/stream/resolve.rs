@@ -124,16 +124,22 @@ pub fn scalar(
 /// `1152921504606846976`. Keys are not values: Go names a float key by its own format.
 pub fn as_admitted(value: Value) -> Value {
     match value {
-        Value::Number(n) if n.is_f64() => {
-            let f = n.as_f64().expect("an f64 number");
-            // Rust's `{}` for f64 is the shortest digits that read back, never an exponent:
-            // Go's `strconv.FormatFloat(f, 'f', -1, 64)`, which encoding/json uses below 1e21.
-            match format!("{f}").parse::<i64>() {
-                Ok(i) if f.fract() == 0.0 && f.abs() < 1e21 => Value::from(i),
-                _ => Value::Number(n),
-            }
-        }
+        Value::Number(n) if n.is_f64() => whole_float(n),
         other => other,
+    }
+}
+
+/// A float as Go's JSON and the API server read it back: see [`as_admitted`]. Floats are rare
+/// in manifests, so this stays out of the scalar path's code.
+#[cold]
+#[inline(never)]
+fn whole_float(n: Number) -> Value {
+    let f = n.as_f64().expect("an f64 number");
+    // Rust's `{}` for f64 is the shortest digits that read back, never an exponent: Go's
+    // `strconv.FormatFloat(f, 'f', -1, 64)`, which encoding/json uses below 1e21.
+    match format!("{f}").parse::<i64>() {
+        Ok(i) if f.fract() == 0.0 && f.abs() < 1e21 => Value::from(i),
+        _ => Value::Number(n),
     }
 }
 
