@@ -27,6 +27,11 @@ fn repo() -> PathBuf {
 
 /// vf-post in `dir`, the compiled-component cache shared by every test of this file.
 fn run(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    run_with(dir, args, stdin, &[])
+}
+
+/// [`run`], with variables `env` set.
+fn run_with(dir: &Path, args: &[&str], stdin: &[u8], env: &[(&str, &Path)]) -> Output {
     let runtime = repo().join("target/x86_64-unknown-linux-gnu/release/vf-post-cel.wasm");
     assert!(
         runtime.exists(),
@@ -43,6 +48,7 @@ fn run(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
         .env_remove("HELM_PLUGIN_NAME")
         .env_remove("VF_POST_CONFIG")
         .env_remove("VF_POST_REPORT")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -399,22 +405,18 @@ fn no_variable_swaps_a_shipped_component_for_another() {
     let foreign = repo().join("target/policies/require-labels.wasm");
     assert!(foreign.exists(), "run scripts/build-wasm");
     for engine in ["native", "wasm"] {
-        let mut child = Command::new(BIN)
-            .args(["lint", "--engine", engine])
-            .args(args)
-            .current_dir(&case)
-            .env("XDG_CACHE_HOME", repo().join("target/test-state/cel/cache"))
-            .env("VF_POST_CEL_WASM", &foreign)
-            .env("VF_POST_REGO_WASM", &foreign)
-            .env("VF_POST_ENGINE_WASM", &foreign)
-            .env_remove("VF_POST_CONFIG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(&input).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let variables = [
+            "VF_POST_CEL_WASM",
+            "VF_POST_REGO_WASM",
+            "VF_POST_ENGINE_WASM",
+        ];
+        let env: Vec<(&str, &Path)> = variables.iter().map(|v| (*v, foreign.as_path())).collect();
+        let out = run_with(
+            &case,
+            &[&["lint", "--engine", engine], &args[..]].concat(),
+            &input,
+            &env,
+        );
         assert_eq!(
             out.status.code(),
             shipped.status.code(),
