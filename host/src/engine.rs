@@ -127,6 +127,7 @@ mod wasm {
     use vf_plugin::changes::Change;
     use vf_plugin::finding::{ExceptionRef, Exemption, Finding, IntroducedBy, ObjectRef, WaivedBy};
     use vf_plugin::modules::{Parts, Step};
+    use vf_plugin::move_fields;
     use vf_plugin::transform::Applied;
     use wasmtime::Store;
     use wasmtime::component::{Linker, ResourceAny};
@@ -331,173 +332,80 @@ mod wasm {
     }
 
     fn view(document: Document) -> DocView {
-        let Document {
-            index,
-            source,
-            api_version,
-            kind,
-            name,
-            namespace,
-            labels,
-            annotations,
-            object,
-        } = document;
-        DocView {
-            index,
-            source,
-            api_version,
-            kind,
-            name,
-            namespace,
-            labels,
-            annotations,
-            object,
-        }
+        move_fields!(document, Document => DocView {
+            index, source, api_version, kind, name, namespace, labels, annotations, object,
+        })
     }
 
     fn patch(patch: ModulePatch) -> wit::ModulePatch {
-        let ModulePatch {
-            document,
-            operations,
-            policy,
-        } = patch;
-        wit::ModulePatch {
-            document,
-            operations,
-            policy,
-        }
+        move_fields!(patch, ModulePatch => wit::ModulePatch { document, operations, policy })
     }
 
     fn hit(hit: ModuleHit) -> wit::ModuleHit {
-        let ModuleHit {
+        move_fields!(hit, ModuleHit => wit::ModuleHit {
             rule,
-            severity,
-            message,
-            hint,
-            document,
-            container,
-            path,
-        } = hit;
-        let severity = match severity {
-            vf_plugin::Severity::Info => Severity::Info,
-            vf_plugin::Severity::Warning => Severity::Warning,
-            vf_plugin::Severity::Error => Severity::Error,
-        };
-        wit::ModuleHit {
-            rule,
-            severity,
-            message,
-            hint,
-            document,
-            container,
-            path,
-        }
+            severity: match severity {
+                vf_plugin::Severity::Info => Severity::Info,
+                vf_plugin::Severity::Warning => Severity::Warning,
+                vf_plugin::Severity::Error => Severity::Error,
+            },
+            message, hint, document, container, path,
+        })
     }
 
-    fn object(object: wit::ObjectRef) -> ObjectRef {
-        let wit::ObjectRef {
-            kind,
-            name,
-            namespace,
-            source,
-            document,
-        } = object;
-        ObjectRef {
-            kind,
-            name,
-            namespace,
-            source,
-            document: document as usize,
-        }
+    fn object_ref(object: wit::ObjectRef) -> ObjectRef {
+        move_fields!(object, wit::ObjectRef => ObjectRef {
+            kind, name, namespace, source, document: document as usize,
+        })
     }
 
     /// A JSON array of RFC 6902 operations, as the engine wrote it.
-    fn operations(json: &str) -> Result<Vec<serde_json::Value>> {
+    fn parse_operations(json: &str) -> Result<Vec<serde_json::Value>> {
         serde_json::from_str(json)
             .context("the engine component gave operations that are not a JSON array")
     }
 
     fn finding(finding: wit::Finding) -> Result<Finding> {
-        let wit::Finding {
-            rule,
-            severity,
-            message,
-            hint,
-            object: about,
-            container,
-            path,
-            origin,
-            exempted,
-            introduced_by,
-        } = finding;
-        Ok(Finding {
+        let introduced = |by: Vec<wit::IntroducedBy>| -> Result<Vec<IntroducedBy>> {
+            by.into_iter()
+                .map(|by| {
+                    Ok(move_fields!(by, wit::IntroducedBy => IntroducedBy {
+                        module, operations: parse_operations(&operations)?,
+                    }))
+                })
+                .collect()
+        };
+        Ok(move_fields!(finding, wit::Finding => Finding {
             rule,
             severity: severity.into(),
             message,
             hint,
-            object: about.map(object),
+            object: object.map(object_ref),
             container,
             path,
             origin,
-            exempted: exempted.map(|wit::Exemption { by, reason }| Exemption {
+            exempted: exempted.map(|exempted| move_fields!(exempted, wit::Exemption => Exemption {
                 by: match by {
                     wit::WaivedBy::Annotation(key) => WaivedBy::Annotation(key),
-                    wit::WaivedBy::Exception(wit::ExceptionRef {
-                        index,
-                        owner,
-                        expires,
-                    }) => WaivedBy::Exception(ExceptionRef {
-                        index: index as usize,
-                        owner,
-                        expires,
-                    }),
+                    wit::WaivedBy::Exception(exception) => WaivedBy::Exception(move_fields!(
+                        exception, wit::ExceptionRef => ExceptionRef {
+                            index: index as usize, owner, expires,
+                        }
+                    )),
                 },
                 reason,
-            }),
-            introduced_by: introduced_by
-                .into_iter()
-                .map(
-                    |wit::IntroducedBy {
-                         module,
-                         operations: ops,
-                     }| {
-                        Ok(IntroducedBy {
-                            module,
-                            operations: operations(&ops)?,
-                        })
-                    },
-                )
-                .collect::<Result<_>>()?,
-        })
+            })),
+            introduced_by: introduced(introduced_by)?,
+        }))
     }
 
     fn applied(applied: wit::Applied) -> Applied {
-        let wit::Applied {
-            pass,
-            object,
-            source,
-            change,
-        } = applied;
-        Applied {
-            pass,
-            object,
-            source,
-            change,
-        }
+        move_fields!(applied, wit::Applied => Applied { pass, object, source, change })
     }
 
     fn change(change: wit::Change) -> Result<Change> {
-        let wit::Change {
-            object: about,
-            by,
-            patch,
-            masked,
-        } = change;
-        Ok(Change {
-            object: object(about),
-            by,
-            patch: operations(&patch)?,
-            masked,
-        })
+        Ok(move_fields!(change, wit::Change => Change {
+            object: object_ref(object), by, patch: parse_operations(&patch)?, masked,
+        }))
     }
 }

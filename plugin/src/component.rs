@@ -148,7 +148,7 @@ fn step(step: wit_reads::Step) -> Step {
     }
 }
 
-fn severity(severity: Severity) -> wit_types::Severity {
+fn wit_severity(severity: Severity) -> wit_types::Severity {
     match severity {
         Severity::Info => wit_types::Severity::Info,
         Severity::Warning => wit_types::Severity::Warning,
@@ -157,161 +157,76 @@ fn severity(severity: Severity) -> wit_types::Severity {
 }
 
 fn document(view: DocView) -> wit_types::Document {
-    let DocView {
-        index,
-        source,
-        api_version,
-        kind,
-        name,
-        namespace,
-        labels,
-        annotations,
-        object,
-    } = view;
-    wit_types::Document {
-        index,
-        source,
-        api_version,
-        kind,
-        name,
-        namespace,
-        labels,
-        annotations,
-        object,
-    }
+    move_fields!(view, DocView => wit_types::Document {
+        index, source, api_version, kind, name, namespace, labels, annotations, object,
+    })
 }
 
 fn patch(patch: wit::ModulePatch) -> ModulePatch {
-    let wit::ModulePatch {
-        document,
-        operations,
-        policy,
-    } = patch;
-    ModulePatch {
-        document,
-        operations,
-        policy,
-    }
+    move_fields!(patch, wit::ModulePatch => ModulePatch { document, operations, policy })
 }
 
 fn hit(hit: wit::ModuleHit) -> ModuleHit {
-    let wit::ModuleHit {
+    move_fields!(hit, wit::ModuleHit => ModuleHit {
         rule,
-        severity,
-        message,
-        hint,
-        document,
-        container,
-        path,
-    } = hit;
-    let severity = match severity {
-        wit_types::Severity::Info => Severity::Info,
-        wit_types::Severity::Warning => Severity::Warning,
-        wit_types::Severity::Error => Severity::Error,
-    };
-    ModuleHit {
-        rule,
-        severity,
-        message,
-        hint,
-        document,
-        container,
-        path,
-    }
+        severity: match severity {
+            wit_types::Severity::Info => Severity::Info,
+            wit_types::Severity::Warning => Severity::Warning,
+            wit_types::Severity::Error => Severity::Error,
+        },
+        message, hint, document, container, path,
+    })
 }
 
-fn object(object: ObjectRef) -> wit::ObjectRef {
-    let ObjectRef {
-        kind,
-        name,
-        namespace,
-        source,
-        document,
-    } = object;
-    wit::ObjectRef {
-        kind,
-        name,
-        namespace,
-        source,
-        document: position(document),
-    }
+fn wit_object(object: ObjectRef) -> wit::ObjectRef {
+    move_fields!(object, ObjectRef => wit::ObjectRef {
+        kind, name, namespace, source, document: position(document),
+    })
+}
+
+/// RFC 6902 operations as the interface carries them: a JSON array.
+fn operations_json(operations: Vec<serde_json::Value>) -> String {
+    serde_json::Value::Array(operations).to_string()
 }
 
 fn finding(finding: Finding) -> wit::Finding {
-    let Finding {
+    move_fields!(finding, Finding => wit::Finding {
         rule,
-        severity: level,
+        severity: wit_severity(severity),
         message,
         hint,
-        object: about,
+        object: object.map(wit_object),
         container,
         path,
         origin,
-        exempted,
-        introduced_by,
-    } = finding;
-    wit::Finding {
-        rule,
-        severity: severity(level),
-        message,
-        hint,
-        object: about.map(object),
-        container,
-        path,
-        origin,
-        exempted: exempted.map(|Exemption { by, reason }| wit::Exemption {
+        exempted: exempted.map(|exempted| move_fields!(exempted, Exemption => wit::Exemption {
             by: match by {
                 WaivedBy::Annotation(key) => wit::WaivedBy::Annotation(key),
-                WaivedBy::Exception(ExceptionRef {
-                    index,
-                    owner,
-                    expires,
-                }) => wit::WaivedBy::Exception(wit::ExceptionRef {
-                    index: position(index),
-                    owner,
-                    expires,
-                }),
+                WaivedBy::Exception(exception) => wit::WaivedBy::Exception(move_fields!(
+                    exception, ExceptionRef => wit::ExceptionRef {
+                        index: position(index), owner, expires,
+                    }
+                )),
             },
             reason,
-        }),
+        })),
         introduced_by: introduced_by
             .into_iter()
-            .map(|IntroducedBy { module, operations }| wit::IntroducedBy {
-                module,
-                operations: serde_json::Value::Array(operations).to_string(),
-            })
+            .map(|by| move_fields!(by, IntroducedBy => wit::IntroducedBy {
+                module, operations: operations_json(operations),
+            }))
             .collect(),
-    }
+    })
 }
 
 fn applied(applied: Applied) -> wit::Applied {
-    let Applied {
-        pass,
-        object,
-        source,
-        change,
-    } = applied;
-    wit::Applied {
-        pass,
-        object,
-        source,
-        change,
-    }
+    move_fields!(applied, Applied => wit::Applied { pass, object, source, change })
 }
 
 fn change(change: Change) -> wit::Change {
-    let Change {
-        object: about,
-        by,
-        patch,
-        masked,
-    } = change;
-    wit::Change {
-        object: object(about),
-        by,
-        patch: serde_json::Value::Array(patch).to_string(),
-        masked,
-    }
+    move_fields!(change, Change => wit::Change {
+        object: wit_object(object), by, patch: operations_json(patch), masked,
+    })
 }
 
 export!(Exports);

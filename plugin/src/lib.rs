@@ -6,8 +6,26 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(target_arch = "wasm32"), forbid(unsafe_code))]
 
-// wit-bindgen's generated glue needs `unsafe` for the canonical ABI.
+/// Moves a struct's fields into a struct with the same field names, converting the fields
+/// written `field: conversion` (the source's field is in scope under its own name). Both
+/// structs are written out in full, so a field one gains and the other lacks does not compile:
+/// the engine's records and wit/engine's are kept in step this way, on both sides.
+#[macro_export]
+macro_rules! move_fields {
+    ($value:expr, $from:path => $to:path { $($field:ident $(: $convert:expr)?),* $(,)? }) => {{
+        let $from { $($field),* } = $value;
+        $to { $($field: $crate::move_fields!(@field $field $(, $convert)?)),* }
+    }};
+    (@field $field:ident) => {
+        $field
+    };
+    (@field $field:ident, $convert:expr) => {
+        $convert
+    };
+}
+
 pub mod changes;
+// wit-bindgen's generated glue needs `unsafe` for the canonical ABI.
 #[cfg(target_arch = "wasm32")]
 #[allow(unsafe_code)]
 mod component;
