@@ -412,18 +412,34 @@ pub fn object_entry<'a>(
     value: &'a mut Value,
     key: &str,
 ) -> Result<&'a mut Map<String, Value>, String> {
+    let entry = entry_or(value, key, Value::Object(Map::new()))?;
+    let what = kind(entry);
+    entry
+        .as_object_mut()
+        .ok_or_else(|| format!("`{key}` is {what}, not a mapping; Kubernetes cannot read it"))
+}
+
+/// `value[key]` as a list, created when missing or null; anything else is an error, as for
+/// [`object_entry`].
+pub fn list_entry<'a>(value: &'a mut Value, key: &str) -> Result<&'a mut Vec<Value>, String> {
+    let entry = entry_or(value, key, Value::Array(Vec::new()))?;
+    let what = kind(entry);
+    entry
+        .as_array_mut()
+        .ok_or_else(|| format!("`{key}` is {what}, not a list; Kubernetes cannot read it"))
+}
+
+/// `value[key]`, set to `empty` when missing or null; `value` must be a mapping.
+fn entry_or<'a>(value: &'a mut Value, key: &str, empty: Value) -> Result<&'a mut Value, String> {
     let what = kind(value);
     let map = value
         .as_object_mut()
         .ok_or_else(|| format!("cannot add `{key}` to {what}, which is not a mapping"))?;
     let entry = map.entry(key.to_owned()).or_insert(Value::Null);
     if entry.is_null() {
-        *entry = Value::Object(Map::new());
+        *entry = empty;
     }
-    let what = kind(entry);
-    entry
-        .as_object_mut()
-        .ok_or_else(|| format!("`{key}` is {what}, not a mapping; Kubernetes cannot read it"))
+    Ok(entry)
 }
 
 /// What a value is, in words.

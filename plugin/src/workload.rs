@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::document::{kind as what_is, object_entry};
+use crate::document::{kind as what_is, list_entry, object_entry};
 
 /// Where a kind keeps its pod template: JSON pointers to the pod spec and to the template's
 /// metadata (where pod annotations go).
@@ -211,7 +211,7 @@ impl<'a> PodTemplateMut<'a> {
     /// null.
     pub fn spec_list(&mut self, key: &str) -> Result<&mut Vec<Value>, String> {
         let at = self.paths.spec;
-        list_entry(mapping_at(self.object, at)?, key, at)
+        list_entry(mapping_at(self.object, at)?, key).map_err(|e| format!("{at}: {e}"))
     }
 
     /// The list `key` (`volumeMounts`) of the container at `position` of `containers`, created
@@ -226,7 +226,7 @@ impl<'a> PodTemplateMut<'a> {
             .object
             .pointer_mut(&at)
             .ok_or_else(|| format!("{at} is not in the object"))?;
-        list_entry(container, key, &at)
+        list_entry(container, key).map_err(|e| format!("{at}: {e}"))
     }
 
     /// The container at `position` of `containers`, a mapping. The container is one a
@@ -252,26 +252,6 @@ fn mapping_at<'v>(value: &'v mut Value, pointer: &str) -> Result<&'v mut Value, 
         at = at.get_mut(key).expect("just ensured");
     }
     Ok(at)
-}
-
-/// `parent[key]` as a list, created when missing or null; `at` is where `parent` is.
-fn list_entry<'v>(
-    parent: &'v mut Value,
-    key: &str,
-    at: &str,
-) -> Result<&'v mut Vec<Value>, String> {
-    let what = what_is(parent);
-    let map = parent
-        .as_object_mut()
-        .ok_or_else(|| format!("{at} is {what}, not a mapping; Kubernetes cannot read it"))?;
-    let entry = map.entry(key.to_owned()).or_insert(Value::Null);
-    if entry.is_null() {
-        *entry = Value::Array(Vec::new());
-    }
-    let what = what_is(entry);
-    entry
-        .as_array_mut()
-        .ok_or_else(|| format!("{at}/{key} is {what}, not a list; Kubernetes cannot read it"))
 }
 
 #[cfg(test)]
@@ -358,11 +338,11 @@ mod tests {
         );
         assert_eq!(
             edit.spec_list("volumes").unwrap_err(),
-            "/spec/template/spec/volumes is a mapping, not a list; Kubernetes cannot read it"
+            "/spec/template/spec: `volumes` is a mapping, not a list; Kubernetes cannot read it"
         );
         assert_eq!(
             edit.container_list(0, "volumeMounts").unwrap_err(),
-            "/spec/template/spec/containers/0/volumeMounts is a string, not a list; Kubernetes cannot read it"
+            "/spec/template/spec/containers/0: `volumeMounts` is a string, not a list; Kubernetes cannot read it"
         );
         assert_eq!(
             odd["spec"]["template"]["spec"]["volumes"],
